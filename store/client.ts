@@ -1,0 +1,112 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { Readable } from 'node:stream'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import type { StoreConfig } from '../config/schema'
+import { maskUrlCredentials } from '../config/redact'
+import { UpstreamError } from '../core/errors'
+import type { Params, QueryFn } from '../core/ports'
+
+/** 64-bit integers as JSON numbers in both modes (chDB and the server default differ); gpuscope's counts stay far below 2^53. */
+const READ_SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
+
+/** How the store reaches ClickHouse: the in-process engine or a server over HTTP. */
+export type StoreMode = 'embedded' | 'server'
+
+/** An open ClickHouse store: the official client plus the few calls gpuscope makes. */
+export interface Store {
+  readonly mode: StoreMode
+  readonly database: string
+  /** Where the data lives: the embedded directory or the server URL (credentials masked). */
+  readonly location: string
+  readonly client: ClickHouseClient
+  query: QueryFn
+  /** Runs a statement that returns no rows (DDL, ALTER). */
+  command(sql: string, params?: Params): Promise<void>
+  /** Inserts a TabSeparated body; `token` deduplicates a retried batch. */
+  insertTsv(table: string, columns: readonly string[], body: string, token: string): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Opens the store: embedded chDB at `path` by default, or the ClickHouse
+ * server at `url` when one is configured. Creates the database if needed.
+ * libchdb binds one data directory per process: open one embedded store per process.
+ */
+export async function createStore(config: StoreConfig): Promise<Store> {
+  return config.url ? openServer(config, config.url) : openEmbedded(config)
+}
+
+async function openEmbedded(config: StoreConfig): Promise<Store> {
+  const path = config.path === ':memory:' ? ':memory:' : resolve(config.path)
+  if (path !== ':memory:') mkdirSync(path, { recursive: true })
+  // chdb 3.4.0 types its Connection against @clickhouse/client-common, which
+  // @clickhouse/client 1.23 no longer uses; the runtime contract is the same
+  // (pinned pair, covered by store tests), so only the type needs bridging.
+  const connection = createChdbConnection({ path }) as unknown as ClientConnection
+  const client = createClient({ connection })
+  const store = wrap(client, 'embedded', config.database, path)
+  // The chDB connection ignores the client's `database` option; its session keeps USE.
+  await store.command(`CREATE DATABASE IF NOT EXISTS ${config.database}`)
+  await store.command(`USE ${config.database}`)
+  return store
+}
+
+async function openServer(config: StoreConfig, url: string): Promise<Store> {
+  const common = {
+    url,
+    username: config.username,
+    password: config.password,
+    request_timeout: config.requestTimeoutMs,
+    application: 'gpuscope',
+  }
+  const bootstrap = createClient(common)
+  try {
+    await guard(`create database ${config.database}`, () => bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` }))
+  } finally {
+    await bootstrap.close()
+  }
+  return wrap(createClient({ ...common, database: config.database }), 'server', config.database, maskUrlCredentials(url))
+}
+
+function wrap(client: ClickHouseClient, mode: StoreMode, database: string, location: string): Store {
+  return {
+    mode,
+    database,
+    location,
+    client,
+    query: async <T>(sql: string, params?: Params): Promise<T[]> =>
+      guard('query', async () => {
+        const rs = await client.query({ query: sql, query_params: params ?? {}, format: 'JSONEachRow', clickhouse_settings: READ_SETTINGS })
+        return rs.json<T>()
+      }),
+    command: async (sql, params) => {
+      await guard('command', () => client.command({ query: sql, query_params: params ?? {} }))
+    },
+    insertTsv: async (table, columns, body, token) => {
+      await guard(`insert into ${table}`, () =>
+        client.insert({
+          table,
+          columns: columns as [string, ...string[]],
+          values: Readable.from([body], { objectMode: false }),
+          format: 'TabSeparated',
+          clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
+        }),
+      )
+    },
+    close: () => client.close(),
+  }
+}
+
+/** Runs a driver call and turns its failure into an UpstreamError with credentials masked. */
+async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err)
+    throw new UpstreamError(`ClickHouse ${what} failed: ${maskUrlCredentials(msg)}`, { cause: err })
+  }
+}

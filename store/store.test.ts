@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defaultConfig } from '../config/schema'
+import type { GpuSample, WorkloadInterval } from '../core/model'
+import { createStore, type Store } from './client'
+import { migrate } from './migrate'
+import { createWriters, type StoreWriters } from './sinks'
+
+// Embedded chDB through the pinned @clickhouse/client connection hook (DESIGN.md):
+// this file is the test that keeps that experimental pairing honest.
+const dir = mkdtempSync(join(tmpdir(), 'gpuscope-store-'))
+const config = { ...defaultConfig().store, path: dir }
+const silent = { info() {}, warn() {}, error() {}, debug() {} }
+let store: Store
+let writers: StoreWriters
+
+// Recent, whole-hour start: raw samples older than the TTL (30 days) are dropped on insert.
+const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000
+const sample = (over: Partial<GpuSample>): GpuSample => ({
+  tsMs: T0, cluster: 'dgx', node: 'n1', gpuUuid: 'GPU-a', gpuIndex: 0, model: 'NVIDIA H100 80GB HBM3', migProfile: '',
+  namespace: 'ml', pod: 'train-0', container: 'main', ...over,
+})
+
+beforeAll(async () => {
+  store = await createStore(config)
+  await migrate(store, config)
+  writers = createWriters(store, config.writer, silent)
+})
+afterAll(async () => {
+  await writers.close()
+  await store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('store round trip on embedded chDB', () => {
+  it('stores GPU samples with millisecond times, and keeps missing metrics NULL (unknown), not 0', async () => {
+    await Promise.all([
+      writers.sinks.gpuSamples.write([
+        sample({ tsMs: T0 + 123, grEngineActiveRatio: 0.5, gpuUtilRatio: 0.75, fbUsedBytes: 81_000_000_000, powerWatts: 310.5 }),
+        sample({ tsMs: T0 + 15_000, gpuUtilRatio: 0.25, pod: 'tab\there' }),
+      ]),
+      writers.flush(),
+    ])
+    const rows = await store.query<Record<string, unknown>>(
+      "SELECT toUnixTimestamp64Milli(ts) AS ms, gr_engine_active, gpu_util, fb_used_bytes, pod FROM gpu_samples WHERE cluster = {c:String} ORDER BY ts",
+      { c: 'dgx' },
+    )
+    expect(rows).toEqual([
+      { ms: T0 + 123, gr_engine_active: 0.5, gpu_util: 0.75, fb_used_bytes: 81000000000, pod: 'train-0' },
+      { ms: T0 + 15_000, gr_engine_active: null, gpu_util: 0.25, fb_used_bytes: null, pod: 'tab\there' },
+    ])
+  })
+
+  it('rolls samples up per minute and hour: sums, counts of present samples, and maxima', async () => {
+    const [m] = await store.query<Record<string, unknown>>(
+      'SELECT sum(samples) AS samples, sum(gr_engine_active_n) AS gr_n, sum(gpu_util_sum) / sum(gpu_util_n) AS util, max(gpu_util_max) AS util_max FROM gpu_samples_1m WHERE cluster = {c:String}',
+      { c: 'dgx' },
+    )
+    expect(m).toEqual({ samples: 2, gr_n: 1, util: 0.5, util_max: 0.75 })
+    const [h] = await store.query<Record<string, unknown>>('SELECT sum(samples) AS samples, sum(gpu_util_n) AS n FROM gpu_samples_1h WHERE cluster = {c:String}', { c: 'dgx' })
+    expect(h).toEqual({ samples: 2, n: 2 })
+  })
+
+  it('keeps one interval per pod uid when the same pod is written again (collector restart)', async () => {
+    const base: WorkloadInterval = {
+      cluster: 'dgx', podUid: 'uid-1', namespace: 'ml', pod: 'nb-0', workloadKind: 'Notebook', workloadName: 'nb', team: 'vision', project: 'p', user: 'ana',
+      node: 'n1', gpus: 1 / 7, gpuResource: 'nvidia.com/mig-1g.10gb', createdMs: T0, startMs: T0 + 1000, lastSeenMs: T0 + 60_000, phase: 'Running',
+    }
+    await Promise.all([writers.sinks.workloadIntervals.write([base]), writers.flush()])
+    await Promise.all([writers.sinks.workloadIntervals.write([{ ...base, lastSeenMs: T0 + 120_000, endMs: T0 + 90_000, phase: 'Succeeded' }]), writers.flush()])
+    const rows = await store.query<Record<string, unknown>>(
+      'SELECT pod_uid, gpus, phase, toUnixTimestamp64Milli(end_ts) AS end_ms FROM workload_intervals FINAL WHERE cluster = {c:String}',
+      { c: 'dgx' },
+    )
+    expect(rows).toEqual([{ pod_uid: 'uid-1', gpus: 1 / 7, phase: 'Succeeded', end_ms: T0 + 90_000 }])
+  })
+
+  it('stores audit rows with their evidence as JSON', async () => {
+    await Promise.all([
+      writers.sinks.actions.write([{
+        tsMs: T0, id: 'a1', action: 'stop', cluster: 'dgx', namespace: 'ml', workloadKind: 'Notebook', workloadName: 'nb', decision: 'skip-exempt',
+        dryRun: true, acted: false, reason: 'label gpuscope.io/exempt=true', evidence: { utilMax: 0.01 }, actor: 'enforcer',
+      }]),
+      writers.flush(),
+    ])
+    const [row] = await store.query<{ dry_run: boolean; acted: boolean; evidence: string }>('SELECT dry_run, acted, evidence FROM actions WHERE id = {id:String}', { id: 'a1' })
+    expect(row).toEqual({ dry_run: true, acted: false, evidence: '{"utilMax":0.01}' })
+  })
+
+  it('binds parameters server-side: a hostile value is data, not SQL', async () => {
+    const rows = await store.query<{ n: string }>('SELECT count() AS n FROM gpu_samples WHERE cluster = {c:String}', { c: "dgx' OR 1=1 --" })
+    expect(rows).toEqual([{ n: 0 }])
+  })
+})
