@@ -1,0 +1,46 @@
+import express, { type Express } from 'express'
+import type { Logger } from '../core/ports'
+import { ok } from './envelope'
+import { errorHandler, notFoundHandler } from './errorHandler'
+import type { Metrics } from './metrics'
+
+/** What the HTTP app needs; the composition root (cli/serve.ts) builds it. */
+export interface AppDeps {
+  logger: Logger
+  metrics: Metrics
+  /** Readiness: migrations done and the store answers. Returns the reasons it is not ready. */
+  readiness: () => Promise<string[]>
+  version: string
+}
+
+/**
+ * Builds the Express app. Routes added by later issues mount under /api/v1;
+ * every answer uses the envelope, every error goes through errorHandler.
+ */
+export function createApp(deps: AppDeps): Express {
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('query parser', 'simple')
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched'
+      deps.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) })
+    })
+    next()
+  })
+
+  app.get('/healthz', (_req, res) => {
+    res.json(ok({ alive: true, version: deps.version }))
+  })
+  app.get('/readyz', async (_req, res) => {
+    const problems = await deps.readiness()
+    res.status(problems.length === 0 ? 200 : 503).json(ok({ ready: problems.length === 0, problems }))
+  })
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
+  })
+
+  app.use(notFoundHandler)
+  app.use(errorHandler(deps.logger))
+  return app
+}

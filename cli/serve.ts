@@ -1,0 +1,88 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createApp } from '../api/app'
+import { createMetrics } from '../api/metrics'
+import type { LoadedConfig } from '../config/load'
+import { createStore, type Store } from '../store/client'
+import { migrate } from '../store/migrate'
+import { createWriters, type StoreWriters } from '../store/sinks'
+import { createLogger } from './logger'
+import { VERSION } from './version'
+
+/** A running service; `stop()` is the graceful shutdown. */
+export interface Service {
+  port: number
+  /** The store writers' sinks: collectors (and tests) write through these. */
+  sinks: StoreWriters['sinks']
+  stop(reason: string): Promise<void>
+}
+
+/**
+ * The composition root of `gpuscope serve`: loads nothing itself (config is
+ * passed in), builds the store, writers, metrics and HTTP app, and wires
+ * shutdown. The HTTP server listens first so /healthz answers at once;
+ * /readyz turns 200 once migrations are applied.
+ */
+export async function startService(loaded: LoadedConfig): Promise<Service> {
+  const { config } = loaded
+  const logger = createLogger(config.log)
+  let store: Store | undefined
+  let writers: StoreWriters | undefined
+  let startupError: string | undefined
+  const metrics = createMetrics(() => writers?.stats() ?? [])
+
+  const readiness = async (): Promise<string[]> => {
+    if (startupError) return [`startup failed: ${startupError}`]
+    if (!store || !writers) return ['store: opening and migrating']
+    try {
+      await store.query('SELECT 1')
+      return []
+    } catch (err) {
+      return [`store: ${(err as Error).message}`]
+    }
+  }
+  const app = createApp({ logger, metrics, readiness, version: VERSION })
+  const server = await listen(app, config.api.host, config.api.port)
+  const port = (server.address() as AddressInfo).port
+  logger.info({ host: config.api.host, port, configFile: loaded.file ?? null, version: VERSION }, 'listening')
+
+  try {
+    store = await createStore(config.store)
+    const result = await migrate(store, config.store)
+    writers = createWriters(store, config.store.writer, logger)
+    logger.info({ store: store.mode, location: store.location, applied: result.applied, ttlChanged: result.ttlChanged }, 'store ready')
+  } catch (err) {
+    startupError = (err as Error).message
+    logger.error({ err: startupError }, 'store failed to open')
+    await closeServer(server)
+    throw err
+  }
+
+  let stopping: Promise<void> | undefined
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'shutting down: closing HTTP, flushing writers, closing store')
+      await closeServer(server)
+      await writers?.close()
+      await store?.close()
+      logger.info({ written: writers?.stats().reduce((n, s) => n + s.rowsWritten, 0) ?? 0 }, 'stopped')
+    })()
+    return stopping
+  }
+  return { port, sinks: (writers as StoreWriters).sinks, stop }
+}
+
+function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host)
+    server.once('listening', () => resolve(server))
+    server.once('error', reject)
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+  })
+}
