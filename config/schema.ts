@@ -1,4 +1,8 @@
 import { z } from 'zod'
+import { awsSchema, staticPriceSchema } from './cloud'
+import { dcgmSchema } from './dcgm'
+import { jupyterSchema } from './jupyter'
+import { kubernetesSchema } from './kubernetes'
 
 /**
  * The one configuration schema. Every field has a default so an empty file (or
@@ -63,10 +67,20 @@ const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
+const collectorSchema = z.strictObject({
+  kubernetes: kubernetesSchema.default(() => kubernetesSchema.parse({})),
+  dcgm: dcgmSchema.default(() => dcgmSchema.parse({})),
+  jupyter: jupyterSchema.default(() => jupyterSchema.parse({})),
+  aws: awsSchema.default(() => awsSchema.parse({})),
+})
+
 /** The whole gpuscope configuration. */
 export const configSchema = z.strictObject({
   api: apiSchema.default(() => apiSchema.parse({})),
   store: storeSchema.default(() => storeSchema.parse({})),
+  collector: collectorSchema.default(() => collectorSchema.parse({})),
+  /** Static prices: on-prem amortised $/GPU-hour and clouds without an adapter. */
+  prices: z.array(staticPriceSchema).default([]),
   log: logSchema.default(() => logSchema.parse({})),
 })
 
@@ -75,6 +89,7 @@ export type Config = z.infer<typeof configSchema>
 export type StoreConfig = Config['store']
 export type WriterConfig = StoreConfig['writer']
 export type ApiConfig = Config['api']
+export type CollectorConfig = Config['collector']
 
 /**
  * Keys whose values are secrets: redacted by `config print` and never put in
