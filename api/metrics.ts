@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import type { SourceHealth } from '../collector/health'
 import type { WriterStats } from '../store/writer'
 
 /** The /metrics registry: process metrics plus gpuscope_* series. */
@@ -7,12 +8,20 @@ export interface Metrics {
   httpRequests: Counter<'method' | 'route' | 'status'>
 }
 
+/** Where the scrape-time series read their values. */
+export interface MetricSources {
+  writerStats: () => WriterStats[]
+  collectorHealth: () => SourceHealth[]
+}
+
+type Labelled = Record<string, string>
+
 /**
  * Builds a fresh registry (never the global one, so tests and several apps in
- * one process do not collide) with Node process metrics and the store writers'
- * counters, read at scrape time.
+ * one process do not collide) with Node process metrics, the store writers'
+ * counters and collector health, all read at scrape time.
  */
-export function createMetrics(writerStats: () => WriterStats[]): Metrics {
+export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   // prom-client exports these gauges with a `_total` suffix, which promtool's lint rejects
@@ -24,44 +33,53 @@ export function createMetrics(writerStats: () => WriterStats[]): Metrics {
     labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
   })
-  // Counters follow the writers' own monotonic counts: at scrape time each adds what was written since the last scrape.
-  const perTableCounter = (name: string, help: string, pick: (s: WriterStats) => number) => {
+
+  const counter = mirroredCounter(registry)
+  const gauge = scrapeGauge(registry)
+  const byTable = (pick: (s: WriterStats) => number | undefined) => () => sources.writerStats().map((s) => [{ table: s.table }, pick(s)] as const)
+  counter('gpuscope_store_rows_written_total', 'Rows stored by the batching writers.', 'table', byTable((s) => s.rowsWritten))
+  counter('gpuscope_store_rows_failed_total', 'Rows whose insert failed after every retry (reported, never silently dropped).', 'table', byTable((s) => s.rowsFailed))
+  counter('gpuscope_store_insert_retries_total', 'Insert attempts that failed and were retried.', 'table', byTable((s) => s.retries))
+  gauge('gpuscope_store_queued_rows', 'Rows waiting in the batching writers.', 'table', byTable((s) => s.queuedRows))
+  gauge('gpuscope_store_last_success_timestamp_seconds', 'Unix time of the last successful insert per table.', 'table', byTable((s) => seconds(s.lastSuccessMs)))
+
+  const bySource = (pick: (h: SourceHealth) => number | undefined) => () => sources.collectorHealth().map((h) => [{ source: h.source }, pick(h)] as const)
+  counter('gpuscope_collector_runs_total', 'Collector polls (or stream batches) completed, successful or not.', 'source', bySource((h) => h.runs))
+  counter('gpuscope_collector_errors_total', 'Collector polls (or stream errors) that failed.', 'source', bySource((h) => h.errors))
+  counter('gpuscope_collector_rows_total', 'Rows a collector source handed to the store.', 'source', bySource((h) => h.rowsWritten))
+  gauge('gpuscope_collector_last_success_timestamp_seconds', 'Unix time of the last successful poll per source.', 'source', bySource((h) => seconds(h.lastSuccessMs)))
+  gauge('gpuscope_collector_last_duration_seconds', 'Duration of the last poll per source.', 'source', bySource((h) => seconds(h.lastDurationMs)))
+  return { registry, httpRequests }
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000)
+
+/** A counter that follows a monotonic count kept elsewhere: each scrape adds what changed since the last one. */
+function mirroredCounter(registry: Registry) {
+  return (name: string, help: string, label: string, read: () => ReadonlyArray<readonly [Labelled, number | undefined]>) => {
     const seen = new Map<string, number>()
     return new Counter({
-      name,
-      help,
-      labelNames: ['table'] as const,
-      registers: [registry],
+      name, help, labelNames: [label], registers: [registry],
       collect() {
-        for (const s of writerStats()) {
-          const now = pick(s)
-          const delta = now - (seen.get(s.table) ?? 0)
-          seen.set(s.table, now)
-          this.inc({ table: s.table }, Math.max(0, delta))
+        for (const [labels, value] of read()) {
+          if (value === undefined) continue
+          const key = JSON.stringify(labels)
+          this.inc(labels, Math.max(0, value - (seen.get(key) ?? 0)))
+          seen.set(key, value)
         }
       },
     })
   }
-  const perTableGauge = (name: string, help: string, pick: (s: WriterStats) => number | undefined) =>
+}
+
+/** A gauge set from current values at scrape time; an undefined value (never happened) is left out, not reported as 0. */
+function scrapeGauge(registry: Registry) {
+  return (name: string, help: string, label: string, read: () => ReadonlyArray<readonly [Labelled, number | undefined]>) =>
     new Gauge({
-      name,
-      help,
-      labelNames: ['table'] as const,
-      registers: [registry],
+      name, help, labelNames: [label], registers: [registry],
       collect() {
         this.reset()
-        for (const s of writerStats()) {
-          const v = pick(s)
-          if (v !== undefined) this.set({ table: s.table }, v)
-        }
+        for (const [labels, value] of read()) if (value !== undefined) this.set(labels, value)
       },
     })
-  perTableCounter('gpuscope_store_rows_written_total', 'Rows stored by the batching writers.', (s) => s.rowsWritten)
-  perTableCounter('gpuscope_store_rows_failed_total', 'Rows whose insert failed after every retry (reported, never silently dropped).', (s) => s.rowsFailed)
-  perTableCounter('gpuscope_store_insert_retries_total', 'Insert attempts that failed and were retried.', (s) => s.retries)
-  perTableGauge('gpuscope_store_queued_rows', 'Rows waiting in the batching writers.', (s) => s.queuedRows)
-  perTableGauge('gpuscope_store_last_success_timestamp_seconds', 'Unix time of the last successful insert per table.', (s) =>
-    s.lastSuccessMs === undefined ? undefined : s.lastSuccessMs / 1000,
-  )
-  return { registry, httpRequests }
 }

@@ -2,6 +2,9 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createApp } from '../api/app'
 import { createMetrics } from '../api/metrics'
+import { CollectorHealth } from '../collector/health'
+import { buildSources } from '../collector/index'
+import { CollectorScheduler } from '../collector/scheduler'
 import type { LoadedConfig } from '../config/load'
 import { createStore, type Store } from '../store/client'
 import { migrate } from '../store/migrate'
@@ -29,17 +32,21 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
   let store: Store | undefined
   let writers: StoreWriters | undefined
   let startupError: string | undefined
-  const metrics = createMetrics(() => writers?.stats() ?? [])
+  let scheduler: CollectorScheduler | undefined
+  const health = new CollectorHealth()
+  const startedMs = Date.now()
+  const metrics = createMetrics({ writerStats: () => writers?.stats() ?? [], collectorHealth: () => health.snapshot() })
 
   const readiness = async (): Promise<string[]> => {
     if (startupError) return [`startup failed: ${startupError}`]
     if (!store || !writers) return ['store: opening and migrating']
+    const problems = health.problems(startedMs)
     try {
       await store.query('SELECT 1')
-      return []
     } catch (err) {
-      return [`store: ${(err as Error).message}`]
+      problems.unshift(`store: ${(err as Error).message}`)
     }
+    return problems
   }
   const app = createApp({ logger, metrics, readiness, version: VERSION })
   const server = await listen(app, config.api.host, config.api.port)
@@ -51,6 +58,10 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     const result = await migrate(store, config.store)
     writers = createWriters(store, config.store.writer, logger)
     logger.info({ store: store.mode, location: store.location, applied: result.applied, ttlChanged: result.ttlChanged }, 'store ready')
+    const sources = buildSources(config, { sinks: writers.sinks, query: store.query, logger, now: Date.now })
+    scheduler = new CollectorScheduler(sources, health, logger)
+    await scheduler.start()
+    logger.info({ sources: sources.map((s) => s.name) }, sources.length ? 'collectors started' : 'no collector sources configured')
   } catch (err) {
     startupError = (err as Error).message
     logger.error({ err: startupError }, 'store failed to open')
@@ -63,6 +74,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down: closing HTTP, flushing writers, closing store')
       await closeServer(server)
+      await scheduler?.stop()
       await writers?.close()
       await store?.close()
       logger.info({ written: writers?.stats().reduce((n, s) => n + s.rowsWritten, 0) ?? 0 }, 'stopped')

@@ -38,14 +38,14 @@ export class CollectorHealth {
         h.runs++
         h.rowsWritten += rows
         h.lastSuccessMs = this.now()
-        h.lastDurationMs = durationMs
+        if (durationMs !== undefined) h.lastDurationMs = durationMs
       },
       failure: (err, durationMs) => {
         h.runs++
         h.errors++
         h.lastErrorMs = this.now()
         h.lastError = err instanceof Error ? err.message : String(err)
-        h.lastDurationMs = durationMs
+        if (durationMs !== undefined) h.lastDurationMs = durationMs
       },
     }
   }
