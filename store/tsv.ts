@@ -44,11 +44,17 @@ export const optTs = <T>(get: (r: T) => number | undefined): Encoder<T> => (r) =
 /** JSON text column. */
 export const json = <T>(get: (r: T) => unknown): Encoder<T> => (r) => escapeTsv(JSON.stringify(get(r) ?? null))
 
-function msToText(ms: number): string {
+/**
+ * Epoch ms as `SSSSSSSSSS.mmm`. The seconds are zero-padded to 10 digits:
+ * ClickHouse reads a shorter number as a date-time text, not a Unix time,
+ * and refuses it (any time before 1973 has fewer digits).
+ */
+export function msToText(ms: number): string {
+  if (!(ms >= 0)) throw new RangeError(`time ${ms} is before 1970 or not a number`)
   const whole = Math.floor(ms)
   const sec = Math.floor(whole / 1000)
   const frac = whole - sec * 1000
-  return `${sec}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`
+  return `${String(sec).padStart(10, '0')}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`
 }
 
 /** The TSV body for rows: one line per row, columns in spec order. */

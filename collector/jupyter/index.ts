@@ -1,8 +1,12 @@
 import type { JupyterConfig } from '../../config/jupyter'
 import type { CollectorDeps, NotebookDirectory, Source } from '../source'
+import { jupyterSource } from './poll'
 
-/** The Jupyter kernel-activity source. */
-export function jupyterSources(_config: JupyterConfig, _notebooks: NotebookDirectory, _deps: CollectorDeps): Source[] {
-  // SCAFFOLD: replaced by the Jupyter collector (issue 3).
-  return []
+export { notebookVerdict, type KernelActivity, type NotebookVerdict } from './verdict'
+export { pollNotebooks } from './poll'
+
+/** The Jupyter kernel-activity source (one `jupyter` poll over every running notebook), or none when disabled. */
+export function jupyterSources(config: JupyterConfig, notebooks: NotebookDirectory, deps: CollectorDeps): Source[] {
+  if (!config.enabled) return []
+  return [jupyterSource(config, notebooks, deps)]
 }

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest'
+import { escapeTsv, msToText } from './tsv'
+
+describe('TSV encoding', () => {
+  it.each([
+    { name: 'epoch', ms: 0, want: '0000000000.000' },
+    { name: 'one day and a half second', ms: 86_400_500, want: '0000086400.500' },
+    { name: 'millisecond padding', ms: 1_788_264_000_007, want: '1788264000.007' },
+    { name: 'fraction of a ms is dropped', ms: 1_788_264_000_123.9, want: '1788264000.123' },
+  ])('time: $name', ({ ms, want }) => {
+    expect(msToText(ms)).toBe(want)
+  })
+  it('refuses a time before 1970 or NaN rather than storing a wrong one', () => {
+    expect(() => msToText(-1)).toThrow(RangeError)
+    expect(() => msToText(Number.NaN)).toThrow(RangeError)
+  })
+  it.each([
+    { name: 'plain', s: 'abc', want: 'abc' },
+    { name: 'tab, newline, CR, backslash', s: 'a\tb\nc\rd\\e', want: 'a\\tb\\nc\\rd\\\\e' },
+  ])('string: $name', ({ s, want }) => {
+    expect(escapeTsv(s)).toBe(want)
+  })
+})
