@@ -1,0 +1,146 @@
+import type { HeliosMinute } from '../traces/helios'
+import type { SimCluster, SimNode, SimPod } from './cluster'
+import { gpuSpecOf } from './gpus'
+import { profileOf } from './profiles'
+import { unit } from './random'
+
+const GPUS_PER_NODE = 8
+const MINUTE_MS = 60_000
+
+/**
+ * The Helios Earth per-minute VC sequences as a simulated cluster. The trace
+ * gives, per virtual cluster and minute, the GPUs running and pending, not the
+ * jobs; the simulation keeps a set of pods per VC whose GPUs match those
+ * numbers at every minute: when running GPUs rise, new pods start (the largest of
+ * 8, 4, 2, 1 GPUs that still fits on one node); when they fall, the newest pods
+ * end first. Pending GPUs are pending pods built the same way. Each VC is a
+ * pool of 8-GPU V100 nodes (Helios Earth is a V100 cluster). The trace's last
+ * minute ends at `endMs`.
+ */
+export function clusterFromHelios(minutes: HeliosMinute[], endMs: number, name = 'helios-earth'): SimCluster {
+  const byVc = new Map<string, HeliosMinute[]>()
+  for (const m of minutes) (byVc.get(m.vc) ?? byVc.set(m.vc, []).get(m.vc)!).push(m)
+  let lastTs = -Infinity
+  let firstTs = Infinity
+  for (const m of minutes) {
+    lastTs = Math.max(lastTs, m.tsMs)
+    firstTs = Math.min(firstTs, m.tsMs)
+  }
+  const shift = endMs - (lastTs + MINUTE_MS)
+  const spec = gpuSpecOf('V100M32')
+  const nodes: SimNode[] = []
+  const pods: SimPod[] = []
+  for (const [vc, rows] of [...byVc].sort((a, b) => a[0].localeCompare(b[0]))) {
+    rows.sort((a, b) => a.tsMs - b.tsMs)
+    const vcNodes = buildNodes(name, vc, rows.reduce((n, r) => Math.max(n, r.totalGpus), 0), spec, firstTs + shift)
+    nodes.push(...vcNodes)
+    const free: Slot[] = vcNodes.flatMap((n) => n.gpus.map((g) => ({ node: n.name, device: g.index })))
+    pods.push(...trackRunning(vc, rows, shift, free), ...trackPending(vc, rows, shift))
+  }
+  return { name, trace: 'helios-earth-2020-05', nodes, pods, endMs, beginMs: firstTs + shift, overcommitted: 0 }
+}
+
+function buildNodes(cluster: string, vc: string, gpus: number, spec: ReturnType<typeof gpuSpecOf>, createdMs: number): SimNode[] {
+  return Array.from({ length: Math.ceil(gpus / GPUS_PER_NODE) }, (_, i) => {
+    const nodeName = `${vc.toLowerCase()}-node-${String(i).padStart(2, '0')}`
+    const count = Math.min(GPUS_PER_NODE, gpus - i * GPUS_PER_NODE)
+    return {
+      name: nodeName, pool: vc, gpuCode: 'V100M32', spec, instanceType: 'dgx-1v', provider: 'onprem', createdMs,
+      gpus: Array.from({ length: count }, (_, index) => ({ cluster, node: nodeName, uuid: `GPU-${nodeName}-${index}`, index, spec })),
+    }
+  })
+}
+
+function newPod(vc: string, seq: number, gpus: number, tMs: number, pending: boolean): SimPod {
+  const uid = `helios-${vc}-${pending ? 'p' : 'r'}${seq}`
+  const kind = gpus === 1 && unit(uid, 'kind') < 0.2 ? 'Notebook' : 'Job'
+  const profile = profileOf(uid, kind)
+  const name = `${vc.toLowerCase()}-${kind === 'Notebook' ? 'nb' : 'job'}-${pending ? 'p' : ''}${seq}`
+  return {
+    uid, name, namespace: profile.team, profile, kind, workloadName: name, numGpu: gpus, share: 1, createdMs: tMs,
+    startMs: pending ? undefined : tMs, final: pending ? 'Pending' : 'Running', devices: [],
+  }
+}
+
+function trackRunning(vc: string, rows: HeliosMinute[], shift: number, free: Slot[]): SimPod[] {
+  const all: SimPod[] = []
+  const live: SimPod[] = []
+  let held = 0
+  for (const r of rows) {
+    const t = r.tsMs + shift
+    while (held > r.runningGpus) {
+      const p = live.pop() as SimPod
+      p.endMs = t
+      p.final = unit(p.uid, 'final') < 0.65 ? 'Succeeded' : 'Failed'
+      held -= p.numGpu
+      for (const device of p.devices) free.push({ node: p.node as string, device })
+    }
+    let need = r.runningGpus - held
+    while (need > 0) {
+      const slot = bestNode(free, need)
+      const p = newPod(vc, all.length, slot.size, t, false)
+      p.node = slot.node
+      p.devices = takeDevices(free, slot.node, slot.size)
+      live.push(p)
+      all.push(p)
+      held += slot.size
+      need -= slot.size
+    }
+  }
+  return all
+}
+
+type Slot = { node: string; device: number }
+
+/**
+ * The pod size and node for the next `need` GPUs: the largest of 8, 4, 2, 1
+ * (at most `need`) that some node can hold whole, on the node with the fewest
+ * free GPUs that fits (best fit keeps whole nodes free for 8-GPU pods).
+ */
+function bestNode(free: Slot[], need: number): { node: string; size: number } {
+  const counts = new Map<string, number>()
+  for (const s of free) counts.set(s.node, (counts.get(s.node) ?? 0) + 1)
+  for (const size of [8, 4, 2, 1]) {
+    if (size > need) continue
+    let best: [string, number] | undefined
+    for (const [node, c] of counts) if (c >= size && (!best || c < best[1])) best = [node, c]
+    if (best) return { node: best[0], size }
+  }
+  throw new Error(`no free GPU for ${need} more running GPUs: the trace runs more GPUs than its VC has`)
+}
+
+function takeDevices(free: Slot[], node: string, n: number): number[] {
+  const out: number[] = []
+  for (let i = free.length - 1; i >= 0 && out.length < n; i--) {
+    if (free[i]?.node === node) out.push((free.splice(i, 1)[0] as Slot).device)
+  }
+  return out
+}
+
+function trackPending(vc: string, rows: HeliosMinute[], shift: number): SimPod[] {
+  const all: SimPod[] = []
+  const waiting: SimPod[] = []
+  let held = 0
+  for (const r of rows) {
+    const t = r.tsMs + shift
+    while (held > r.pendingGpus) {
+      const p = waiting.shift() as SimPod
+      p.endMs = t
+      held -= p.numGpu
+    }
+    for (const size of pendingSizes(r.pendingGpus - held)) {
+      const p = newPod(vc, all.length, size, t, true)
+      waiting.push(p)
+      all.push(p)
+      held += size
+    }
+  }
+  return all
+}
+
+/** Sizes of the pending pods that add `n` GPUs: 8s first, then 4, 2, 1. */
+function pendingSizes(n: number): number[] {
+  const out: number[] = []
+  for (const size of [8, 4, 2, 1]) while (n >= size) (out.push(size), (n -= size))
+  return out
+}

@@ -1,0 +1,49 @@
+/**
+ * Deterministic randomness for the simulated cluster: every draw is a pure
+ * function of a key (a pod uid, a minute, a purpose), so a backfill and a live
+ * replay of the same trace produce the same numbers, and tests are stable.
+ */
+
+/** 32-bit FNV-1a hash of the key parts, then avalanche-mixed (murmur3 finaliser). */
+export function hash32(...parts: Array<string | number>): number {
+  let h = 0x811c9dc5
+  for (const part of parts) {
+    const s = String(part)
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i)
+      h = Math.imul(h, 0x01000193)
+    }
+    h ^= 0x7c // separator, so ('ab','c') differs from ('a','bc')
+    h = Math.imul(h, 0x01000193)
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** A uniform draw in [0, 1) keyed by the parts. */
+export const unit = (...parts: Array<string | number>): number => hash32(...parts) / 4_294_967_296
+
+/** A uniform draw in [lo, hi) keyed by the parts. */
+export const between = (lo: number, hi: number, ...parts: Array<string | number>): number => lo + (hi - lo) * unit(...parts)
+
+/** A standard normal draw keyed by the parts (Box-Muller on two keyed uniforms). */
+export function normal(...parts: Array<string | number>): number {
+  const u1 = Math.max(unit(...parts, 'n1'), 1e-12)
+  const u2 = unit(...parts, 'n2')
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2)
+}
+
+/** Picks one item by weight, keyed by the parts. */
+export function pick<T>(items: ReadonlyArray<readonly [T, number]>, ...parts: Array<string | number>): T {
+  const total = items.reduce((n, [, w]) => n + w, 0)
+  let r = unit(...parts) * total
+  for (const [item, w] of items) {
+    r -= w
+    if (r < 0) return item
+  }
+  return (items[items.length - 1] as readonly [T, number])[0]
+}
