@@ -1,6 +1,6 @@
 import type { AlibabaNode, AlibabaPod } from '../traces/alibaba'
 import { placePods, type SimCluster, type SimNode, type SimPod } from './cluster'
-import { gpuSpecOf } from './gpus'
+import { gpuSpecOf, simGpu } from './gpus'
 import { profileOf, type SimKind } from './profiles'
 import { unit } from './random'
 
@@ -22,7 +22,7 @@ export function clusterFromAlibaba(nodes: AlibabaNode[], pods: AlibabaPod[], end
       const spec = gpuSpecOf(n.model)
       return {
         name: n.name, pool: n.model, gpuCode: n.model, spec, instanceType: `ecs.gpu.${n.model.toLowerCase()}.${n.gpus}x`, provider: 'onprem', createdMs: wall(0),
-        gpus: Array.from({ length: n.gpus }, (_, index) => ({ cluster: name, node: n.name, uuid: `GPU-${n.name}-${index}`, index, spec })),
+        gpus: Array.from({ length: n.gpus }, (_, index) => simGpu(name, n.name, index, spec)),
       }
     })
   const simPods = pods.filter((p) => p.numGpu > 0).map((p) => toSimPod(p, wall))

@@ -1,6 +1,6 @@
 import type { HeliosMinute } from '../traces/helios'
 import type { SimCluster, SimNode, SimPod } from './cluster'
-import { gpuSpecOf } from './gpus'
+import { gpuSpecOf, simGpu } from './gpus'
 import { profileOf } from './profiles'
 import { unit } from './random'
 
@@ -46,7 +46,7 @@ function buildNodes(cluster: string, vc: string, gpus: number, spec: ReturnType<
     const count = Math.min(GPUS_PER_NODE, gpus - i * GPUS_PER_NODE)
     return {
       name: nodeName, pool: vc, gpuCode: 'V100M32', spec, instanceType: 'dgx-1v', provider: 'onprem', createdMs,
-      gpus: Array.from({ length: count }, (_, index) => ({ cluster, node: nodeName, uuid: `GPU-${nodeName}-${index}`, index, spec })),
+      gpus: Array.from({ length: count }, (_, index) => simGpu(cluster, nodeName, index, spec)),
     }
   })
 }

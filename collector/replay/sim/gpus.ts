@@ -1,7 +1,7 @@
 import type { GpuSample } from '../../../core/model'
 import { activityAt } from './activity'
 import type { WorkloadProfile } from './profiles'
-import { normal } from './random'
+import { hash32, normalN } from './random'
 
 /** What the simulated exporter knows about a GPU model. */
 export interface GpuSpec {
@@ -45,6 +45,8 @@ export interface GpuHolder {
 
 /** One simulated GPU. */
 export interface SimGpu {
+  /** hash32(uuid), seed of the GPU's own noise. */
+  seed: number
   cluster: string
   node: string
   uuid: string
@@ -70,7 +72,7 @@ export function gpuSampleAt(gpu: SimGpu, holders: readonly GpuHolder[], tMs: num
   gr = Math.min(1, gr)
   const fbUsed = Math.round(Math.min(1, fb + 0.005) * gpu.spec.memBytes)
   const utilPct = Math.min(100, Math.round(gr * 125 + (gr > 0 ? 2 : 0)))
-  const jitter = normal(gpu.uuid, 'power', Math.floor(tMs / 60_000))
+  const jitter = normalN(gpu.seed, Math.floor(tMs / 60_000), 23)
   return {
     tsMs: tMs, cluster: gpu.cluster, node: gpu.node, gpuUuid: gpu.uuid, gpuIndex: gpu.index, model: gpu.spec.product, migProfile: '',
     namespace: top?.namespace ?? '', pod: top?.pod ?? '', container: top ? 'main' : '',
@@ -87,3 +89,9 @@ export function gpuSampleAt(gpu: SimGpu, holders: readonly GpuHolder[], tMs: num
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000
+
+/** A simulated GPU with its seed. */
+export const simGpu = (cluster: string, node: string, index: number, spec: GpuSpec): SimGpu => {
+  const uuid = `GPU-${node}-${index}`
+  return { seed: hash32(uuid), cluster, node, uuid, index, spec }
+}

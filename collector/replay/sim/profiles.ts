@@ -1,4 +1,4 @@
-import { between, pick, unit } from './random'
+import { between, hash32, pick, unit } from './random'
 
 /**
  * Who owns a simulated workload and how it uses its GPUs. The traces hold no
@@ -15,6 +15,8 @@ export type UtilClass = 'idle' | 'low' | 'medium' | 'high'
 /** The synthetic owner and behaviour of one workload. */
 export interface WorkloadProfile {
   key: string
+  /** hash32(key): the seed of every per-minute draw. */
+  seed: number
   kind: SimKind
   team: string
   project: string
@@ -54,7 +56,7 @@ export function profileOf(key: string, kind: SimKind): WorkloadProfile {
   const org = pick(ORG.map((o) => [o, o.weight] as const), key, 'team')
   const project = org.projects[Math.floor(unit(key, 'project') * org.projects.length)] as string
   const user = org.users[Math.floor(unit(key, 'user') * org.users.length)] as string
-  const base = { key, kind, team: org.team, project, user, fbHeldRatio: between(0.25, 0.9, key, 'fb') }
+  const base = { key, seed: hash32(key), kind, team: org.team, project, user, fbHeldRatio: between(0.25, 0.9, key, 'fb') }
   if (kind === 'Notebook') {
     const abandoned = unit(key, 'abandoned') < ABANDONED_SHARE
     const activeForMs = Math.round(between(1, 12, key, 'active-hours') * 3_600_000)

@@ -47,3 +47,22 @@ export function pick<T>(items: ReadonlyArray<readonly [T, number]>, ...parts: Ar
   }
   return (items[items.length - 1] as readonly [T, number])[0]
 }
+
+/** Fast integer hash of (seed, n, salt) to [0, 1): for per-minute draws on hot paths, where hashing strings would dominate. */
+export function unitN(seed: number, n: number, salt: number): number {
+  let h = (seed ^ Math.imul(n | 0, 0x9e3779b1) ^ Math.imul(salt, 0x85ebca77)) >>> 0
+  h ^= Math.floor(n / 4_294_967_296) // minutes since epoch fit in 32 bits, but keep larger n distinct
+  h ^= h >>> 16
+  h = Math.imul(h, 0x7feb352d)
+  h ^= h >>> 15
+  h = Math.imul(h, 0x846ca68b)
+  h ^= h >>> 16
+  return (h >>> 0) / 4_294_967_296
+}
+
+/** A standard normal draw from (seed, n, salt), Box-Muller on two integer-keyed uniforms. */
+export function normalN(seed: number, n: number, salt: number): number {
+  const u1 = Math.max(unitN(seed, n, salt), 1e-12)
+  const u2 = unitN(seed, n, salt + 1)
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2)
+}
