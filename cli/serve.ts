@@ -4,6 +4,7 @@ import { createApp } from '../api/app'
 import { createMetrics } from '../api/metrics'
 import { CollectorHealth } from '../collector/health'
 import { buildSources } from '../collector/index'
+import { backfillOnce, buildSimulation, replayWanted } from '../collector/replay/index'
 import { CollectorScheduler } from '../collector/scheduler'
 import type { LoadedConfig } from '../config/load'
 import { createStore, type Store } from '../store/client'
@@ -33,6 +34,9 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
   let writers: StoreWriters | undefined
   let startupError: string | undefined
   let scheduler: CollectorScheduler | undefined
+  let replayState: string | undefined
+  const replayAbort = new AbortController()
+  let replayRun: Promise<void> | undefined
   const health = new CollectorHealth()
   const startedMs = Date.now()
   const metrics = createMetrics({ writerStats: () => writers?.stats() ?? [], collectorHealth: () => health.snapshot() })
@@ -41,6 +45,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     if (startupError) return [`startup failed: ${startupError}`]
     if (!store || !writers) return ['store: opening and migrating']
     const problems = health.problems(startedMs)
+    if (replayState) problems.unshift(`replay: ${replayState}`)
     try {
       await store.query('SELECT 1')
     } catch (err) {
@@ -58,10 +63,32 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     const result = await migrate(store, config.store)
     writers = createWriters(store, config.store.writer, logger)
     logger.info({ store: store.mode, location: store.location, applied: result.applied, ttlChanged: result.ttlChanged }, 'store ready')
-    const sources = buildSources(config, { sinks: writers.sinks, query: store.query, logger, now: Date.now })
-    scheduler = new CollectorScheduler(sources, health, logger)
-    await scheduler.start()
-    logger.info({ sources: sources.map((s) => s.name) }, sources.length ? 'collectors started' : 'no collector sources configured')
+    const deps = { sinks: writers.sinks, query: store.query, logger, now: Date.now }
+    const startCollectors = async (effective: typeof config) => {
+      const sources = buildSources(effective, deps)
+      scheduler = new CollectorScheduler(sources, health, logger)
+      await scheduler.start()
+      logger.info({ sources: sources.map((s) => s.name) }, sources.length ? 'collectors started' : 'no collector sources configured')
+    }
+    if (replayWanted(config)) {
+      replayState = 'building the simulated cluster'
+      const backfillDeps = { ...deps, signal: replayAbort.signal }
+      // The backfill runs in the background: HTTP answers at once and /readyz says what is left.
+      replayRun = (async () => {
+        const sim = await buildSimulation(config.replay, Math.floor(Date.now() / 60_000) * 60_000, logger)
+        replayState = `backfilling ${config.replay.backfillDays} days of ${sim.name}`
+        await backfillOnce(sim, config, backfillDeps)
+        replayState = undefined
+        logger.info({ cluster: sim.name, trace: sim.trace, api: `http://${config.api.host}:${port}/api/v1` }, 'replay backfill done: the data is a SIMULATED cluster replayed from a public trace')
+        await startCollectors(config)
+      })().catch((err: unknown) => {
+        if (replayAbort.signal.aborted) return
+        replayState = `failed: ${(err as Error).message}`
+        logger.error({ err: (err as Error).message }, 'replay failed')
+      })
+    } else {
+      await startCollectors(config)
+    }
   } catch (err) {
     startupError = (err as Error).message
     logger.error({ err: startupError }, 'store failed to open')
@@ -74,6 +101,8 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down: closing HTTP, flushing writers, closing store')
       await closeServer(server)
+      replayAbort.abort(new Error('shutting down'))
+      await replayRun
       await scheduler?.stop()
       await writers?.close()
       await store?.close()

@@ -3,6 +3,7 @@ import { awsSchema, staticPriceSchema } from './cloud'
 import { dcgmSchema } from './dcgm'
 import { jupyterSchema } from './jupyter'
 import { kubernetesSchema } from './kubernetes'
+import { replaySchema } from './replay'
 
 /**
  * The one configuration schema. Every field has a default so an empty file (or
@@ -79,6 +80,7 @@ export const configSchema = z.strictObject({
   api: apiSchema.default(() => apiSchema.parse({})),
   store: storeSchema.default(() => storeSchema.parse({})),
   collector: collectorSchema.default(() => collectorSchema.parse({})),
+  replay: replaySchema.default(() => replaySchema.parse({})),
   /** Static prices: on-prem amortised $/GPU-hour and clouds without an adapter. */
   prices: z.array(staticPriceSchema).default([]),
   log: logSchema.default(() => logSchema.parse({})),

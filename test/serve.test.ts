@@ -39,7 +39,7 @@ function promtool(): string | undefined {
 
 describe('gpuscope serve', () => {
   it('answers /healthz and /readyz, serves /metrics that promtool accepts, and exits 0 on SIGTERM', async () => {
-    const child = spawnScript('cli/main.ts', ['serve'], { GPUSCOPE_STORE_PATH: tempDir(), GPUSCOPE_API_PORT: '0' })
+    const child = spawnScript('cli/main.ts', ['serve'], { GPUSCOPE_STORE_PATH: tempDir(), GPUSCOPE_API_PORT: '0', GPUSCOPE_REPLAY_MODE: 'off' })
     try {
       const port = await listeningPort(child)
       const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()
@@ -65,7 +65,7 @@ describe('gpuscope serve', () => {
 
   it('loses no acknowledged row when killed with SIGKILL mid-write', async () => {
     const path = tempDir()
-    const child = spawnScript('test/helpers/ingestChild.ts', [], { GPUSCOPE_STORE_PATH: path, GPUSCOPE_API_PORT: '0', GPUSCOPE_STORE_WRITER_BATCH_ROWS: '5000', GPUSCOPE_STORE_WRITER_FLUSH_INTERVAL_MS: '50' })
+    const child = spawnScript('test/helpers/ingestChild.ts', [], { GPUSCOPE_STORE_PATH: path, GPUSCOPE_API_PORT: '0', GPUSCOPE_REPLAY_MODE: 'off', GPUSCOPE_STORE_WRITER_BATCH_ROWS: '5000', GPUSCOPE_STORE_WRITER_FLUSH_INTERVAL_MS: '50' })
     await child.waitForLine(/^ack ([3-9]\d{4}|\d{6,})$/, 60_000)
     child.proc.kill('SIGKILL')
     await child.exit
@@ -76,12 +76,38 @@ describe('gpuscope serve', () => {
 
   it('stores every submitted row when stopped with SIGTERM mid-write (graceful flush)', async () => {
     const path = tempDir()
-    const child = spawnScript('test/helpers/ingestChild.ts', [], { GPUSCOPE_STORE_PATH: path, GPUSCOPE_API_PORT: '0', GPUSCOPE_STORE_WRITER_BATCH_ROWS: '10000', GPUSCOPE_STORE_WRITER_FLUSH_INTERVAL_MS: '60000' })
+    const child = spawnScript('test/helpers/ingestChild.ts', [], { GPUSCOPE_STORE_PATH: path, GPUSCOPE_API_PORT: '0', GPUSCOPE_REPLAY_MODE: 'off', GPUSCOPE_STORE_WRITER_BATCH_ROWS: '10000', GPUSCOPE_STORE_WRITER_FLUSH_INTERVAL_MS: '60000' })
     await child.waitForLine(/^ack /, 60_000)
     child.proc.kill('SIGTERM')
     const line = await child.waitForLine(/^submitted \d+$/, 60_000)
     expect(await child.exit).toMatchObject({ code: 0 })
     expect(await countRows(path)).toBe(Number(line.split(' ')[1]))
+  })
+
+  it('with no cluster configured, replays a public trace: backfills history, then turns ready with data in the store', async () => {
+    const path = tempDir()
+    const child = spawnScript('cli/main.ts', ['serve'], {
+      GPUSCOPE_STORE_PATH: path, GPUSCOPE_API_PORT: '0', GPUSCOPE_REPLAY_BACKFILL_DAYS: '2', GPUSCOPE_REPLAY_SAMPLE_DAYS: '1', GPUSCOPE_REPLAY_LIVE: 'false',
+    })
+    try {
+      const port = await listeningPort(child)
+      await child.waitForLine(/"msg":"simulated cluster built"/, 60_000)
+      await child.waitForLine(/SIMULATED cluster replayed from a public trace/, 120_000)
+      await waitFor200(`http://127.0.0.1:${port}/readyz`)
+      child.proc.kill('SIGTERM')
+      expect(await child.exit).toEqual({ code: 0, signal: null })
+      const store = await createStore({ ...defaultConfig().store, path })
+      try {
+        const [s] = await store.query<{ n: number }>("SELECT count() AS n FROM gpu_samples WHERE cluster = 'helios-earth'")
+        const [w] = await store.query<{ n: number }>("SELECT count() AS n FROM workload_intervals FINAL WHERE cluster = 'helios-earth'")
+        expect(s?.n).toBe(856 * 288)
+        expect(w?.n).toBeGreaterThan(100)
+      } finally {
+        await store.close()
+      }
+    } finally {
+      child.proc.kill('SIGKILL')
+    }
   })
 
   it('exits 2 and names every bad field when the config is bad', async () => {

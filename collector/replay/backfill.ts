@@ -20,6 +20,10 @@ export interface BackfillOptions {
   /** Notebook kernel poll resolution. */
   notebookStepMs: number
   kubernetes: Pick<KubernetesConfig, 'gpuResources' | 'labels'>
+  /** The store already holds this cluster's node state (a restart): do not write it again. */
+  skipNodeState?: boolean
+  /** Stops the backfill between chunks (shutdown during a backfill). */
+  signal?: AbortSignal
   /** Called as rows are stored: done and total sample rows. */
   onProgress?: (p: { phase: string; done: number; total: number }) => void
 }
@@ -47,7 +51,7 @@ export async function backfill(sim: SimCluster, sinks: StoreSinks, opts: Backfil
   const inWindow = sim.pods.filter((p) => p.createdMs < toMs && (p.endMs === undefined || p.endMs > fromMs))
   const nodeCtx: NodeContext = { cluster: sim.name, gpuResources: opts.kubernetes.gpuResources, labels: opts.kubernetes.labels, defaultProvider: 'onprem', defaultGpuModel: '' }
   const nodes = sim.nodes.map((n) => nodeState(nodeObject(sim, n), nodeCtx, Math.max(n.createdMs, fromMs)))
-  await sinks.nodeState.write(nodes)
+  if (!opts.skipNodeState) await sinks.nodeState.write(nodes)
 
   const intervals = podIntervals(sim, inWindow, opts.kubernetes, toMs)
   await sinks.workloadIntervals.write(intervals)
@@ -57,6 +61,7 @@ export async function backfill(sim: SimCluster, sinks: StoreSinks, opts: Backfil
   let done = 0
   const inFlight = new Set<Promise<void>>()
   for (const chunk of opts.sampleStepMs > 0 ? clusterSamples(sim, samplesFrom, toMs, opts.sampleStepMs) : []) {
+    opts.signal?.throwIfAborted()
     const p = sinks.gpuSamples.write(chunk).then(() => {
       done += chunk.length
       opts.onProgress?.({ phase: 'gpu samples', done, total })
@@ -69,7 +74,7 @@ export async function backfill(sim: SimCluster, sinks: StoreSinks, opts: Backfil
 
   const activity = notebookActivity(sim, inWindow, samplesFrom, toMs, opts.notebookStepMs)
   await sinks.notebookActivity.write(activity)
-  return { nodeState: nodes.length, workloadIntervals: intervals.length, gpuSamples: done, notebookActivity: activity.length }
+  return { nodeState: opts.skipNodeState ? 0 : nodes.length, workloadIntervals: intervals.length, gpuSamples: done, notebookActivity: activity.length }
 }
 
 /** Each pod's interval as the Kubernetes collector would store it at `atMs`, owners resolved through the simulated caches. */

@@ -38,15 +38,18 @@ export async function loadCsv<S extends z.ZodType, T>(
   const rows: T[] = []
   const input = createReadStream(file)
   const source = file.endsWith('.gz') ? input.pipe(createGunzip()) : input
-  const parser = source.pipe(parse({ columns: true, info: true, skip_empty_lines: true, relax_column_count: true, trim: true }))
-  let checkedHeader = false
+  // Arrays, not objects: the Helios files have 24 columns and the loaders read 6.
+  const parser = source.pipe(parse({ info: true, skip_empty_lines: true, relax_column_count: true, trim: true }))
+  let pick: Array<[string, number]> | undefined
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      if (!checkedHeader) {
-        checkHeader(name, schema, record)
-        checkedHeader = true
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (!pick) {
+        pick = headerIndex(name, schema, record)
+        continue
       }
-      const parsed = schema.safeParse(record)
+      const row: Record<string, string | undefined> = {}
+      for (const [key, i] of pick) row[key] = record[i]
+      const parsed = schema.safeParse(row)
       if (parsed.success) {
         rows.push(map(parsed.data, info.lines))
         report.rows++
@@ -65,9 +68,11 @@ export async function loadCsv<S extends z.ZodType, T>(
   return { rows, report }
 }
 
-function checkHeader(file: string, schema: z.ZodType, record: Record<string, string>): void {
-  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape
-  if (!shape) return
-  const missing = Object.keys(shape).filter((k) => !(k in record))
+/** Column positions of the fields the schema reads; every one must be in the header. */
+function headerIndex(file: string, schema: z.ZodType, header: string[]): Array<[string, number]> {
+  const shape = (schema as unknown as { shape?: Record<string, unknown>; def?: { in?: { shape?: Record<string, unknown> } } }).shape
+  const keys = Object.keys(shape ?? {})
+  const missing = keys.filter((k) => !header.includes(k))
   if (missing.length > 0) throw new InputError(`${file}: header lacks column(s) ${missing.join(', ')}`)
+  return keys.map((k) => [k, header.indexOf(k)])
 }
