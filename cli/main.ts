@@ -1,6 +1,8 @@
 import { Command } from 'commander'
 import { stringify } from 'yaml'
 import { loadConfig, type LoadedConfig } from '../config/load'
+import { configSchema } from '../config/schema'
+import { parseDuration } from '../core/windows'
 import { redact } from '../config/redact'
 import { ConfigError, GpuscopeError } from '../core/errors'
 import { createStore } from '../store/client'
@@ -26,25 +28,34 @@ program
   .command('serve')
   .description('run the service: HTTP API with /healthz, /readyz and /metrics, on the configured store')
   .action(async () => {
-    const service = await startService(config())
-    let signals = 0
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (++signals > 1) process.exit(EXIT_FAILURE) // a second Ctrl-C means "now"
-      const timer = setTimeout(() => {
-        process.stderr.write(`gpuscope: shutdown took over ${SHUTDOWN_TIMEOUT_MS / 1000}s; exiting\n`)
-        process.exit(EXIT_FAILURE)
-      }, SHUTDOWN_TIMEOUT_MS)
-      timer.unref()
-      service.stop(signal).then(
-        () => process.exit(0),
-        (err: unknown) => {
-          process.stderr.write(`gpuscope: shutdown failed: ${(err as Error).message}\n`)
-          process.exit(EXIT_FAILURE)
-        },
-      )
+    await runService(config())
+  })
+
+program
+  .command('replay')
+  .description('serve a simulated cluster replayed from a public trace (backfill, then live), whatever the config says about clusters')
+  .option('--trace <name>', 'helios (Helios Earth May 2020, 856 GPUs) or alibaba-v2023 (Alibaba PAI snapshot, 6,212 GPUs)')
+  .option('--speed <factor>', 'virtual seconds per real second in the live replay', Number)
+  .option('--backfill <span>', 'history to write first, e.g. 30d (workload intervals and node state)')
+  .option('--samples <span>', 'how much of that history gets GPU samples, e.g. 7d')
+  .option('--sample-step <step>', 'resolution of backfilled GPU samples, e.g. 5m')
+  .option('--no-live', 'backfill only; do not serve the live simulated cluster')
+  .action(async (opts: { trace?: string; speed?: number; backfill?: string; samples?: string; sampleStep?: string; live: boolean }) => {
+    const loaded = config()
+    const days = (span: string | undefined) => (span === undefined ? undefined : Math.ceil(parseDuration(span) / 86_400_000))
+    const replay = {
+      ...loaded.config.replay,
+      mode: 'on',
+      live: opts.live,
+      ...(opts.trace !== undefined ? { trace: opts.trace } : {}),
+      ...(opts.speed !== undefined ? { speed: opts.speed } : {}),
+      ...(opts.backfill !== undefined ? { backfillDays: days(opts.backfill) } : {}),
+      ...(opts.samples !== undefined ? { sampleDays: days(opts.samples) } : {}),
+      ...(opts.sampleStep !== undefined ? { sampleStepMs: parseDuration(opts.sampleStep) } : {}),
     }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
+    const parsed = configSchema.safeParse({ ...loaded.config, replay })
+    if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })), 'replay options')
+    await runService({ ...loaded, config: parsed.data })
   })
 
 program
@@ -74,6 +85,29 @@ program
     if (loaded.envVars.length) header.push(`# env: ${loaded.envVars.sort().join(', ')}`)
     process.stdout.write(`${header.join('\n')}\n${stringify(redact(loaded.config))}`)
   })
+
+/** Starts the service and wires SIGTERM / SIGINT to its graceful shutdown. */
+async function runService(loaded: LoadedConfig): Promise<void> {
+  const service = await startService(loaded)
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(EXIT_FAILURE) // a second Ctrl-C means "now"
+    const timer = setTimeout(() => {
+      process.stderr.write(`gpuscope: shutdown took over ${SHUTDOWN_TIMEOUT_MS / 1000}s; exiting\n`)
+      process.exit(EXIT_FAILURE)
+    }, SHUTDOWN_TIMEOUT_MS)
+    timer.unref()
+    service.stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`gpuscope: shutdown failed: ${(err as Error).message}\n`)
+        process.exit(EXIT_FAILURE)
+      },
+    )
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}
 
 try {
   await program.parseAsync(process.argv)

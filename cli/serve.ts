@@ -79,7 +79,8 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
         replayState = `backfilling ${config.replay.backfillDays} days of ${sim.name}`
         await backfillOnce(sim, config, backfillDeps)
         replayState = undefined
-        logger.info({ cluster: sim.name, trace: sim.trace, api: `http://${config.api.host}:${port}/api/v1` }, 'replay backfill done: the data is a SIMULATED cluster replayed from a public trace')
+        logger.info({ cluster: sim.name, trace: sim.trace }, 'replay backfill done: the data is a SIMULATED cluster replayed from a public trace')
+        announce(config.api.host, port, sim.name, sim.trace)
         await startCollectors(config)
       })().catch((err: unknown) => {
         if (replayAbort.signal.aborted) return
@@ -126,4 +127,19 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve())
     server.closeIdleConnections()
   })
+}
+
+/** Tells a person at the terminal what they are looking at and where (stderr, plain text). */
+function announce(host: string, port: number, cluster: string, trace: string): void {
+  const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  process.stderr.write(
+    [
+      '',
+      `gpuscope is serving a SIMULATED cluster '${cluster}' replayed from a public trace (${trace}), not a real one.`,
+      `  health:  ${base}/healthz   ready: ${base}/readyz`,
+      `  metrics: ${base}/metrics`,
+      '  Configure collector.kubernetes.clusters (or dcgm targets) to watch a real fleet; see README, Configuration.',
+      '',
+    ].join('\n'),
+  )
 }
