@@ -1,8 +1,11 @@
-import express, { type Express } from 'express'
+import { OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi'
+import express, { Router, type Express, type RequestHandler } from 'express'
 import type { Logger } from '../core/ports'
 import { ok } from './envelope'
 import { errorHandler, notFoundHandler } from './errorHandler'
 import type { Metrics } from './metrics'
+import { newRegistry, type RouteDeps } from './route'
+import { registerRoutes } from './routes/index'
 
 /** What the HTTP app needs; the composition root (cli/serve.ts) builds it. */
 export interface AppDeps {
@@ -11,6 +14,10 @@ export interface AppDeps {
   /** Readiness: migrations done and the store answers. Returns the reasons it is not ready. */
   readiness: () => Promise<string[]>
   version: string
+  /** Store, config and clock for the /api/v1 routes. */
+  routes: RouteDeps
+  /** Authentication (sets the request's principal, answers 401/403); none = anonymous. */
+  auth?: RequestHandler
 }
 
 /**
@@ -39,6 +46,20 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
   })
+
+  const api = Router()
+  const registry = newRegistry()
+  if (deps.auth) api.use(deps.auth)
+  registerRoutes(api, registry, deps.routes)
+  const openapi = new OpenApiGeneratorV3(registry.definitions).generateDocument({
+    openapi: '3.0.3',
+    info: { title: 'gpuscope API', version: deps.version, description: 'GPU fleet capacity, allocation, utilization, idle work and chargeback. Every answer is {status, data, warnings}.' },
+    servers: [{ url: '/' }],
+  })
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openapi)
+  })
+  app.use(api)
 
   app.use(notFoundHandler)
   app.use(errorHandler(deps.logger))

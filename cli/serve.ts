@@ -7,6 +7,7 @@ import { buildSources } from '../collector/index'
 import { backfillOnce, buildSimulation, replayWanted } from '../collector/replay/index'
 import { CollectorScheduler } from '../collector/scheduler'
 import type { LoadedConfig } from '../config/load'
+import { UpstreamError } from '../core/errors'
 import { createStore, type Store } from '../store/client'
 import { migrate } from '../store/migrate'
 import { createWriters, type StoreWriters } from '../store/sinks'
@@ -53,7 +54,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     }
     return problems
   }
-  const app = createApp({ logger, metrics, readiness, version: VERSION })
+  const app = createApp({ logger, metrics, readiness, version: VERSION, routes: { query: (sql, params) => (store ? store.query(sql, params) : Promise.reject(new UpstreamError('store not open yet'))), config, logger, now: Date.now } })
   const server = await listen(app, config.api.host, config.api.port)
   const port = (server.address() as AddressInfo).port
   logger.info({ host: config.api.host, port, configFile: loaded.file ?? null, version: VERSION }, 'listening')

@@ -1,6 +1,10 @@
 import { z } from 'zod'
+import { analyticsSchema } from './analytics'
+import { authSchema } from './auth'
 import { awsSchema, staticPriceSchema } from './cloud'
 import { dcgmSchema } from './dcgm'
+import { elasticsearchSchema } from './elasticsearch'
+import { idleSchema } from './idle'
 import { jupyterSchema } from './jupyter'
 import { kubernetesSchema } from './kubernetes'
 import { replaySchema } from './replay'
@@ -81,6 +85,10 @@ export const configSchema = z.strictObject({
   store: storeSchema.default(() => storeSchema.parse({})),
   collector: collectorSchema.default(() => collectorSchema.parse({})),
   replay: replaySchema.default(() => replaySchema.parse({})),
+  analytics: analyticsSchema.default(() => analyticsSchema.parse({})),
+  idle: idleSchema.default(() => idleSchema.parse({})),
+  auth: authSchema.default(() => authSchema.parse({})),
+  elasticsearch: elasticsearchSchema.default(() => elasticsearchSchema.parse({})),
   /** Static prices: on-prem amortised $/GPU-hour and clouds without an adapter. */
   prices: z.array(staticPriceSchema).default([]),
   log: logSchema.default(() => logSchema.parse({})),

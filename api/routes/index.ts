@@ -1,0 +1,13 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
+import type { Router } from 'express'
+import type { RouteDeps } from '../route'
+import { registerIdleRoutes } from './idle'
+import { registerUsageRoutes } from './usage'
+import { registerWorkloadRoutes } from './workloads'
+
+/** Mounts every /api/v1 route on the router and records it in the OpenAPI registry. */
+export function registerRoutes(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
+  registerUsageRoutes(router, registry, deps)
+  registerIdleRoutes(router, registry, deps)
+  registerWorkloadRoutes(router, registry, deps)
+}
