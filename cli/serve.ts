@@ -5,6 +5,8 @@ import { createMetrics } from '../api/metrics'
 import { CollectorHealth } from '../collector/health'
 import { buildSources } from '../collector/index'
 import { backfillOnce, buildSimulation, replayWanted } from '../collector/replay/index'
+import { startLiveReplay, type LiveReplay } from '../collector/replay/live/driver'
+import { configSchema } from '../config/schema'
 import { CollectorScheduler } from '../collector/scheduler'
 import type { LoadedConfig } from '../config/load'
 import { UpstreamError } from '../core/errors'
@@ -38,6 +40,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
   let replayState: string | undefined
   const replayAbort = new AbortController()
   let replayRun: Promise<void> | undefined
+  let live: LiveReplay | undefined
   const health = new CollectorHealth()
   const startedMs = Date.now()
   const metrics = createMetrics({ writerStats: () => writers?.stats() ?? [], collectorHealth: () => health.snapshot() })
@@ -65,8 +68,8 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     writers = createWriters(store, config.store.writer, logger)
     logger.info({ store: store.mode, location: store.location, applied: result.applied, ttlChanged: result.ttlChanged }, 'store ready')
     const deps = { sinks: writers.sinks, query: store.query, logger, now: Date.now }
-    const startCollectors = async (effective: typeof config) => {
-      const sources = buildSources(effective, deps)
+    const startCollectors = async (effective: typeof config, now: () => number = Date.now) => {
+      const sources = buildSources(effective, { ...deps, now })
       scheduler = new CollectorScheduler(sources, health, logger)
       await scheduler.start()
       logger.info({ sources: sources.map((s) => s.name) }, sources.length ? 'collectors started' : 'no collector sources configured')
@@ -81,8 +84,20 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
         await backfillOnce(sim, config, backfillDeps)
         replayState = undefined
         logger.info({ cluster: sim.name, trace: sim.trace }, 'replay backfill done: the data is a SIMULATED cluster replayed from a public trace')
+        if (replayAbort.signal.aborted) return
+        if (!config.replay.live) {
+          announce(config.api.host, port, sim.name, sim.trace)
+          return
+        }
+        live = await startLiveReplay(sim, { startMs: sim.endMs, speed: config.replay.speed, logger })
+        const overlay = live.collectorConfig()
+        // One virtual minute between live scrapes, like the backfill's resolution, whatever the speed.
+        const intervalMs = Math.max(1_000, Math.round(60_000 / config.replay.speed))
+        const dcgm = { ...overlay.dcgm, intervalMs, timeoutMs: Math.min(config.collector.dcgm.timeoutMs, intervalMs) }
+        const effective = configSchema.parse({ ...config, collector: { ...config.collector, ...overlay, dcgm } })
+        const replay = live
+        await startCollectors(effective, () => replay.now())
         announce(config.api.host, port, sim.name, sim.trace)
-        await startCollectors(config)
       })().catch((err: unknown) => {
         if (replayAbort.signal.aborted) return
         replayState = `failed: ${(err as Error).message}`
@@ -106,6 +121,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
       replayAbort.abort(new Error('shutting down'))
       await replayRun
       await scheduler?.stop()
+      await live?.stop()
       await writers?.close()
       await store?.close()
       logger.info({ written: writers?.stats().reduce((n, s) => n + s.rowsWritten, 0) ?? 0 }, 'stopped')

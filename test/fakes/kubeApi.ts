@@ -1,144 +1,42 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { ServerResponse } from 'node:http'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
+import { KubeApiServer, type KubeObj, type KubeRequest, type KubeResource } from '../../collector/replay/live/kubeApi'
 
 /**
- * A loopback Kubernetes API server speaking the real list+watch wire format:
- * lists (`{kind: PodList, metadata: {resourceVersion, continue}, items}`, paged
- * with limit/continue over a consistent snapshot) and watches
- * (`?watch=true&resourceVersion=N`: a chunked stream of `{type, object}` JSON
- * lines, ADDED/MODIFIED/DELETED/BOOKMARK, and for a resourceVersion older than
- * the last compaction an ERROR event whose object is a Status with code 410).
- * Tests change objects while clients watch, drop watches mid-stream, hold
- * reconnecting watches, compact (force 410) and remove the Notebook CRD (404).
+ * The loopback Kubernetes API for tests: the replay's production server
+ * (collector/replay/live/kubeApi.ts: list+watch, resourceVersions, paging,
+ * 410) plus what only tests need: a log of every request, and faults —
+ * park reconnecting watches, drop watches mid-stream, force 410 Gone, and
+ * remove the Notebook CRD (404). Below it, objects built from the shared fixtures.
  */
 
-/** The collections served, all cluster-wide. */
-export const KUBE_RESOURCES = {
-  nodes: { path: '/api/v1/nodes', apiVersion: 'v1', kind: 'Node' },
-  pods: { path: '/api/v1/pods', apiVersion: 'v1', kind: 'Pod' },
-  namespaces: { path: '/api/v1/namespaces', apiVersion: 'v1', kind: 'Namespace' },
-  jobs: { path: '/apis/batch/v1/jobs', apiVersion: 'batch/v1', kind: 'Job' },
-  replicasets: { path: '/apis/apps/v1/replicasets', apiVersion: 'apps/v1', kind: 'ReplicaSet' },
-  statefulsets: { path: '/apis/apps/v1/statefulsets', apiVersion: 'apps/v1', kind: 'StatefulSet' },
-  notebooks: { path: '/apis/kubeflow.org/v1/notebooks', apiVersion: 'kubeflow.org/v1', kind: 'Notebook' },
-} as const
-
-/** Short name of a served collection. */
-export type KubeResource = keyof typeof KUBE_RESOURCES
-
-/** A Kubernetes object as JSON. */
-export interface KubeObj {
-  apiVersion?: string
-  kind?: string
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; creationTimestamp?: string; [k: string]: unknown }
-  [k: string]: unknown
-}
+export { KUBE_RESOURCES, type KubeObj, type KubeResource } from '../../collector/replay/live/kubeApi'
 
 /** One request the fake answered. */
-export interface RequestRecord {
-  resource: KubeResource | undefined
-  watch: boolean
-  resourceVersion: string | undefined
-  limit: string | undefined
-  continue: string | undefined
-  authorization: string | undefined
-}
+export type RequestRecord = KubeRequest
 
-interface LoggedEvent {
-  resource: KubeResource
-  rv: number
-  type: 'ADDED' | 'MODIFIED' | 'DELETED'
-  object: KubeObj
-}
-
-interface Watcher {
-  resource: KubeResource
-  res: ServerResponse
-}
-
-const byPath = new Map<string, KubeResource>(Object.entries(KUBE_RESOURCES).map(([name, r]) => [r.path, name as KubeResource]))
-const keyOf = (o: KubeObj) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`
-const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code })
-
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
-  res.writeHead(code, { 'content-type': 'application/json' })
-  res.end(JSON.stringify(body))
-}
-
-/** The fake API server. */
-export class FakeKubeApi {
-  private rv = 100
-  private compactedBelow = 0
+/** The fake API server: no periodic bookmarks, so a test sees only the events it caused. */
+export class FakeKubeApi extends KubeApiServer {
   private holding = false
-  private readonly objects = new Map<KubeResource, Map<string, KubeObj>>()
-  private readonly log: LoggedEvent[] = []
-  private readonly watchers = new Set<Watcher>()
   private readonly parked: Array<() => void> = []
-  private readonly pages = new Map<string, { rv: number; items: KubeObj[]; offset: number }>()
-  private server: Server | undefined
   /** Every request, in order. */
   readonly requests: RequestRecord[] = []
   /** When false, the Notebook collection answers 404 as if the CRD were not installed. */
   notebookCrd = true
 
   /** `token`: when set, requests must carry `Authorization: Bearer <token>` (else 401). */
-  constructor(private readonly opts: { token?: string } = {}) {}
-
-  /** Listens on 127.0.0.1 (a free port) and returns the base URL. */
-  async start(): Promise<string> {
-    const server = createServer((req, res) => this.handle(req, res))
-    this.server = server
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  constructor(opts: { token?: string } = {}) {
+    super({ ...opts, bookmarkIntervalMs: 0 })
   }
 
-  /** Ends every watch and closes the server. */
-  async close(): Promise<void> {
+  /** Answers parked watches, then ends every watch and closes the server. */
+  override async close(): Promise<void> {
     this.releaseWatches()
-    for (const w of this.watchers) w.res.destroy()
-    this.watchers.clear()
-    const server = this.server
-    if (!server) return
-    server.closeAllConnections()
-    await new Promise<void>((r) => server.close(() => r()))
-  }
-
-  /** Creates an object (uid, resourceVersion and creationTimestamp filled in when missing); watchers see ADDED. */
-  add(resource: KubeResource, obj: KubeObj): KubeObj {
-    const o = structuredClone(obj)
-    o.apiVersion ??= KUBE_RESOURCES[resource].apiVersion
-    o.kind ??= KUBE_RESOURCES[resource].kind
-    o.metadata.uid ??= randomUUID()
-    o.metadata.creationTimestamp ??= new Date().toISOString()
-    if (this.collection(resource).has(keyOf(o))) throw new Error(`${resource} ${keyOf(o)} exists`)
-    return this.commit(resource, 'ADDED', o)
-  }
-
-  /** Changes an object in place; watchers see MODIFIED. */
-  update(resource: KubeResource, namespace: string, name: string, mutate: (o: KubeObj) => void): KubeObj {
-    const o = structuredClone(this.must(resource, namespace, name))
-    mutate(o)
-    return this.commit(resource, 'MODIFIED', o)
-  }
-
-  /** Deletes an object; watchers see DELETED with its last state. */
-  remove(resource: KubeResource, namespace: string, name: string): KubeObj {
-    return this.commit(resource, 'DELETED', structuredClone(this.must(resource, namespace, name)))
-  }
-
-  /** The stored object, or undefined. */
-  get(resource: KubeResource, namespace: string, name: string): KubeObj | undefined {
-    return this.collection(resource).get(`${namespace}/${name}`)
-  }
-
-  /** The current resourceVersion (of the last change to anything). */
-  get resourceVersion(): number {
-    return this.rv
+    await super.close()
   }
 
   /** Parks new watch requests (no answer) until releaseWatches: lets a test change things while clients are not watching. */
@@ -160,17 +58,9 @@ export class FakeKubeApi {
 
   /** Compacts history up to now: any watch from an older resourceVersion, and every open watch, gets a 410 Gone ERROR event. */
   forceGone(): void {
-    this.compactedBelow = this.rv
+    this.compact()
     for (const w of this.watchers) this.sendGone(w.res, 'forced compaction')
     this.watchers.clear()
-  }
-
-  /** Sends a BOOKMARK with the current resourceVersion on every open watch. */
-  bookmark(): void {
-    for (const w of this.watchers) {
-      const { apiVersion, kind } = KUBE_RESOURCES[w.resource]
-      w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { apiVersion, kind, metadata: { resourceVersion: String(this.rv) } } })}\n`)
-    }
   }
 
   /** Requests of one resource, by kind. */
@@ -178,97 +68,17 @@ export class FakeKubeApi {
     return this.requests.filter((r) => r.resource === resource && r.watch === watch)
   }
 
-  /** Watches open now (optionally of one resource). */
-  openWatches(resource?: KubeResource): number {
-    return [...this.watchers].filter((w) => resource === undefined || w.resource === resource).length
+  protected override onRequest(request: RequestRecord): void {
+    this.requests.push(request)
   }
 
-  private collection(resource: KubeResource): Map<string, KubeObj> {
-    let c = this.objects.get(resource)
-    if (!c) this.objects.set(resource, (c = new Map()))
-    return c
+  protected override serves(resource: KubeResource): boolean {
+    return resource !== 'notebooks' || this.notebookCrd
   }
 
-  private must(resource: KubeResource, namespace: string, name: string): KubeObj {
-    const o = this.get(resource, namespace, name)
-    if (!o) throw new Error(`no ${resource} ${namespace}/${name}`)
-    return o
-  }
-
-  private commit(resource: KubeResource, type: LoggedEvent['type'], o: KubeObj): KubeObj {
-    o.metadata.resourceVersion = String(++this.rv)
-    if (type === 'DELETED') this.collection(resource).delete(keyOf(o))
-    else this.collection(resource).set(keyOf(o), o)
-    const event: LoggedEvent = { resource, rv: this.rv, type, object: structuredClone(o) }
-    this.log.push(event)
-    for (const w of this.watchers) if (w.resource === resource) w.res.write(`${JSON.stringify({ type, object: event.object })}\n`)
-    return structuredClone(o)
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
-    const resource = byPath.get(url.pathname)
-    const q = url.searchParams
-    const watch = q.get('watch') === 'true' || q.get('watch') === '1'
-    const authorization = req.headers.authorization
-    this.requests.push({ resource, watch, resourceVersion: q.get('resourceVersion') ?? undefined, limit: q.get('limit') ?? undefined, continue: q.get('continue') ?? undefined, authorization })
-    if (this.opts.token && authorization !== `Bearer ${this.opts.token}`) return sendJson(res, 401, status(401, 'Unauthorized', 'Unauthorized'))
-    if (!resource || (resource === 'notebooks' && !this.notebookCrd)) {
-      return sendJson(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'))
-    }
-    if (req.method !== 'GET') return sendJson(res, 405, status(405, 'MethodNotAllowed', 'only GET is served'))
-    if (watch) this.watch(resource, q, res)
-    else this.list(resource, q, res)
-  }
-
-  private list(resource: KubeResource, q: URLSearchParams, res: ServerResponse): void {
-    const limit = Number(q.get('limit') ?? '0')
-    const token = q.get('continue')
-    let page = token ? this.pages.get(token) : undefined
-    if (token && !page) return sendJson(res, 410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.'))
-    if (token) this.pages.delete(token)
-    page ??= { rv: this.rv, items: [...this.collection(resource).values()].sort((a, b) => keyOf(a).localeCompare(keyOf(b))).map((o) => structuredClone(o)), offset: 0 }
-    const end = limit > 0 ? page.offset + limit : page.items.length
-    const metadata: Record<string, unknown> = { resourceVersion: String(page.rv) }
-    if (end < page.items.length) {
-      const next = randomUUID()
-      this.pages.set(next, { ...page, offset: end })
-      metadata.continue = next
-      metadata.remainingItemCount = page.items.length - end
-    }
-    const { apiVersion, kind } = KUBE_RESOURCES[resource]
-    sendJson(res, 200, { kind: `${kind}List`, apiVersion, metadata, items: page.items.slice(page.offset, end) })
-  }
-
-  private watch(resource: KubeResource, q: URLSearchParams, res: ServerResponse): void {
-    if (this.holding) {
-      this.parked.push(() => this.watch(resource, q, res))
-      return
-    }
-    if (res.destroyed) return
-    const param = q.get('resourceVersion') ?? ''
-    const from = param === '' || param === '0' ? undefined : Number(param)
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
-    res.flushHeaders()
-    if (from !== undefined && from < this.compactedBelow) return this.sendGone(res, `too old resource version: ${from} (${this.compactedBelow})`)
-    if (from === undefined) {
-      for (const o of this.collection(resource).values()) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`)
-    } else {
-      for (const e of this.log) if (e.resource === resource && e.rv > from) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`)
-    }
-    const w: Watcher = { resource, res }
-    this.watchers.add(w)
-    const timeoutSeconds = Number(q.get('timeoutSeconds') ?? '0')
-    const timer = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined
-    timer?.unref()
-    res.on('close', () => {
-      clearTimeout(timer)
-      this.watchers.delete(w)
-    })
-  }
-
-  private sendGone(res: ServerResponse, message: string): void {
-    res.end(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', message) })}\n`)
+  protected override openWatch(resource: KubeResource, q: URLSearchParams, res: ServerResponse): void {
+    if (this.holding) this.parked.push(() => this.openWatch(resource, q, res))
+    else super.openWatch(resource, q, res)
   }
 }
 
