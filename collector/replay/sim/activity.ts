@@ -63,7 +63,8 @@ export function lastNotebookActivity(p: WorkloadProfile, startMs: number, tMs: n
   if (!nb) return undefined
   if (nb.behaviour === 'abandoned') {
     const end = Math.min(tMs, startMs + nb.activeForMs)
-    for (let m = Math.floor(end / MINUTE_MS); m * MINUTE_MS >= Math.max(startMs, tMs - lookbackMs); m--) {
+    // The last minute that activityAt() calls busy starts strictly before start + activeFor.
+    for (let m = Math.floor((end - 1) / MINUTE_MS); m * MINUTE_MS >= Math.max(startMs, tMs - lookbackMs); m--) {
       if (unitN(p.seed, m, SALT.cell) < 0.5) return m * MINUTE_MS + 30_000
     }
     return undefined

@@ -14,7 +14,8 @@ export interface GpuSpec {
   profiling: boolean
 }
 
-const GiB = 1024 ** 3
+const MiB = 1024 ** 2
+const GiB = 1024 * MiB
 
 /**
  * Trace GPU codes to specs. G1-G3 are undisclosed in the Alibaba trace; they
@@ -58,7 +59,8 @@ export interface SimGpu {
  * The sample dcgm-exporter would report for a GPU at `tMs`, given who holds
  * it. The pod labels name the largest holder (as the exporter maps one pod per
  * device). DEV_GPU_UTIL reads higher than GR_ENGINE_ACTIVE, in whole percent,
- * as on real GPUs; Pascal GPUs report no profiling metrics (undefined, not 0).
+ * as on real GPUs; Pascal GPUs report no profiling metrics (undefined, not 0),
+ * and SM_ACTIVE is never reported (it is off in the exporter's default set).
  */
 export function gpuSampleAt(gpu: SimGpu, holders: readonly GpuHolder[], tMs: number): GpuSample {
   let gr = 0
@@ -70,14 +72,14 @@ export function gpuSampleAt(gpu: SimGpu, holders: readonly GpuHolder[], tMs: num
     if (!top || h.share > top.share) top = h
   }
   gr = Math.min(1, gr)
-  const fbUsed = Math.round(Math.min(1, fb + 0.005) * gpu.spec.memBytes)
+  // Whole MiB, as dcgm-exporter reports FB_USED.
+  const fbUsed = Math.round((Math.min(1, fb + 0.005) * gpu.spec.memBytes) / MiB) * MiB
   const utilPct = Math.min(100, Math.round(gr * 125 + (gr > 0 ? 2 : 0)))
   const jitter = normalN(gpu.seed, Math.floor(tMs / 60_000), 23)
   return {
     tsMs: tMs, cluster: gpu.cluster, node: gpu.node, gpuUuid: gpu.uuid, gpuIndex: gpu.index, model: gpu.spec.product, migProfile: '',
     namespace: top?.namespace ?? '', pod: top?.pod ?? '', container: top ? 'main' : '',
     grEngineActiveRatio: gpu.spec.profiling ? round3(gr) : undefined,
-    smActiveRatio: gpu.spec.profiling ? round3(gr * 0.85) : undefined,
     tensorActiveRatio: gpu.spec.profiling ? round3(gr * 0.3) : undefined,
     dramActiveRatio: gpu.spec.profiling ? round3(gr * 0.45) : undefined,
     gpuUtilRatio: utilPct / 100,
