@@ -106,25 +106,45 @@ export class BatchWriter<T> implements Sink<T> {
     return this.draining ?? Promise.resolve()
   }
 
+  /**
+   * Inserts batches until the queue is empty. The next batch is encoded while
+   * the current insert runs (chDB inserts on a native thread, a server over the
+   * network), so encoding and inserting overlap instead of adding up.
+   */
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.takeBatch()
-      const rows = batch.flatMap((p) => p.rows)
-      const err = await this.insertWithRetry(rows)
-      this.stats.queuedRows -= rows.length
-      for (const waiter of this.spaceWaiters.splice(0)) waiter()
-      if (err) {
-        this.stats.batchesFailed++
-        this.stats.rowsFailed += rows.length
-        this.stats.lastError = err.message
-        this.deps.logger.error({ table: this.spec.table, rows: rows.length, err: err.message }, 'batch insert failed after all attempts')
-      } else {
-        this.stats.batchesWritten++
-        this.stats.rowsWritten += rows.length
-        this.stats.lastSuccessMs = this.now()
-      }
-      for (const { ticket } of batch) settle(ticket, err)
+    let next = this.prepare()
+    while (next) {
+      const current = next
+      const inserting = this.insertWithRetry(current.body)
+      next = this.prepare()
+      const err = await inserting
+      this.finish(current.batch, current.rows, err)
+      // Rows written while that insert ran were not there when `next` was prepared.
+      next ??= this.prepare()
     }
+  }
+
+  private prepare(): { batch: Piece<T>[]; rows: number; body: string } | undefined {
+    if (this.queue.length === 0) return undefined
+    const batch = this.takeBatch()
+    const rows = batch.flatMap((p) => p.rows)
+    return { batch, rows: rows.length, body: encodeRows(this.spec, rows) }
+  }
+
+  private finish(batch: Piece<T>[], rows: number, err: Error | undefined): void {
+    this.stats.queuedRows -= rows
+    for (const waiter of this.spaceWaiters.splice(0)) waiter()
+    if (err) {
+      this.stats.batchesFailed++
+      this.stats.rowsFailed += rows
+      this.stats.lastError = err.message
+      this.deps.logger.error({ table: this.spec.table, rows, err: err.message }, 'batch insert failed after all attempts')
+    } else {
+      this.stats.batchesWritten++
+      this.stats.rowsWritten += rows
+      this.stats.lastSuccessMs = this.now()
+    }
+    for (const { ticket } of batch) settle(ticket, err)
   }
 
   /** Takes up to batchRows rows off the queue, splitting a large write into pieces that share its ticket. */
@@ -148,8 +168,7 @@ export class BatchWriter<T> implements Sink<T> {
     return batch
   }
 
-  private async insertWithRetry(rows: readonly T[]): Promise<Error | undefined> {
-    const body = encodeRows(this.spec, rows)
+  private async insertWithRetry(body: string): Promise<Error | undefined> {
     const token = randomUUID()
     let last: Error | undefined
     for (let attempt = 1; attempt <= this.config.maxAttempts; attempt++) {
