@@ -116,6 +116,8 @@ export class BatchWriter<T> implements Sink<T> {
     while (next) {
       const current = next
       const inserting = this.insertWithRetry(current.body)
+      // Let the insert reach the engine (its body is read through a stream over a few ticks) before encoding blocks the thread.
+      await new Promise<void>((resolve) => setImmediate(resolve))
       next = this.prepare()
       const err = await inserting
       this.finish(current.batch, current.rows, err)
