@@ -4,6 +4,7 @@ import { authSchema } from './auth'
 import { awsSchema, staticPriceSchema } from './cloud'
 import { dcgmSchema } from './dcgm'
 import { elasticsearchSchema } from './elasticsearch'
+import { forecastSchema } from './forecast'
 import { idleSchema } from './idle'
 import { jupyterSchema } from './jupyter'
 import { kubernetesSchema } from './kubernetes'
@@ -87,6 +88,7 @@ export const configSchema = z.strictObject({
   replay: replaySchema.default(() => replaySchema.parse({})),
   analytics: analyticsSchema.default(() => analyticsSchema.parse({})),
   idle: idleSchema.default(() => idleSchema.parse({})),
+  forecast: forecastSchema.default(() => forecastSchema.parse({})),
   auth: authSchema.default(() => authSchema.parse({})),
   elasticsearch: elasticsearchSchema.default(() => elasticsearchSchema.parse({})),
   /** Static prices: on-prem amortised $/GPU-hour and clouds without an adapter. */

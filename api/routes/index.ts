@@ -1,6 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { Router } from 'express'
 import type { RouteDeps } from '../route'
+import { registerForecastRoutes } from './forecast'
 import { registerIdleRoutes } from './idle'
 import { registerUsageRoutes } from './usage'
 import { registerWorkloadRoutes } from './workloads'
@@ -10,4 +11,5 @@ export function registerRoutes(router: Router, registry: OpenAPIRegistry, deps: 
   registerUsageRoutes(router, registry, deps)
   registerIdleRoutes(router, registry, deps)
   registerWorkloadRoutes(router, registry, deps)
+  registerForecastRoutes(router, registry, deps)
 }
