@@ -1,11 +1,14 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { ConflictError, GpuscopeError, InputError, NotFoundError, UpstreamError } from '../core/errors'
 import type { Logger } from '../core/ports'
+import { ForbiddenError, UnauthorizedError } from './authErrors'
 import { fail } from './envelope'
 
 /** HTTP status for an error: the one place errors map to HTTP (like Backstage's getStatusCode). */
 export function statusOf(err: unknown): number {
   if (err instanceof InputError) return 400
+  if (err instanceof UnauthorizedError) return 401
+  if (err instanceof ForbiddenError) return 403
   if (err instanceof NotFoundError) return 404
   if (err instanceof ConflictError) return 409
   if (err instanceof UpstreamError) return 503
