@@ -1,6 +1,8 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createApp } from '../api/app'
+import { createAuth } from '../api/authMiddleware'
+import { registerFleetMetrics, type FleetMetrics } from '../api/fleetMetrics'
 import { createMetrics } from '../api/metrics'
 import { CollectorHealth } from '../collector/health'
 import { buildSources } from '../collector/index'
@@ -37,6 +39,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
   let writers: StoreWriters | undefined
   let startupError: string | undefined
   let scheduler: CollectorScheduler | undefined
+  let fleet: FleetMetrics | undefined
   let replayState: string | undefined
   const replayAbort = new AbortController()
   let replayRun: Promise<void> | undefined
@@ -57,7 +60,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     }
     return problems
   }
-  const app = createApp({ logger, metrics, readiness, version: VERSION, routes: { query: (sql, params) => (store ? store.query(sql, params) : Promise.reject(new UpstreamError('store not open yet'))), config, logger, now: Date.now } })
+  const app = createApp({ logger, metrics, readiness, version: VERSION, routes: { query: (sql, params) => (store ? store.query(sql, params) : Promise.reject(new UpstreamError('store not open yet'))), config, logger, now: Date.now }, auth: createAuth(config.auth) })
   const server = await listen(app, config.api.host, config.api.port)
   const port = (server.address() as AddressInfo).port
   logger.info({ host: config.api.host, port, configFile: loaded.file ?? null, version: VERSION }, 'listening')
@@ -67,6 +70,8 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     const result = await migrate(store, config.store)
     writers = createWriters(store, config.store.writer, logger)
     logger.info({ store: store.mode, location: store.location, applied: result.applied, ttlChanged: result.ttlChanged }, 'store ready')
+    fleet = registerFleetMetrics(metrics.registry, { query: store.query, logger, now: Date.now, idle: config.idle })
+    fleet.start()
     const deps = { sinks: writers.sinks, query: store.query, logger, now: Date.now }
     const startCollectors = async (effective: typeof config, now: () => number = Date.now) => {
       const sources = buildSources(effective, { ...deps, now })
@@ -122,6 +127,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
       await replayRun
       await scheduler?.stop()
       await live?.stop()
+      await fleet?.stop() // waits for a refresh in flight, so the store closes after it
       await writers?.close()
       await store?.close()
       logger.info({ written: writers?.stats().reduce((n, s) => n + s.rowsWritten, 0) ?? 0 }, 'stopped')
