@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { alertsSchema } from './alerts'
 import { analyticsSchema } from './analytics'
 import { authSchema } from './auth'
 import { awsSchema, staticPriceSchema } from './cloud'
@@ -89,6 +90,7 @@ export const configSchema = z.strictObject({
   analytics: analyticsSchema.default(() => analyticsSchema.parse({})),
   idle: idleSchema.default(() => idleSchema.parse({})),
   forecast: forecastSchema.default(() => forecastSchema.parse({})),
+  alerts: alertsSchema.default(() => alertsSchema.parse({})),
   auth: authSchema.default(() => authSchema.parse({})),
   elasticsearch: elasticsearchSchema.default(() => elasticsearchSchema.parse({})),
   /** Static prices: on-prem amortised $/GPU-hour and clouds without an adapter. */

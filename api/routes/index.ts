@@ -1,6 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { Router } from 'express'
 import type { RouteDeps } from '../route'
+import { registerAlertRoutes } from './alerts'
 import { registerForecastRoutes } from './forecast'
 import { registerIdleRoutes } from './idle'
 import { registerUsageRoutes } from './usage'
@@ -12,4 +13,5 @@ export function registerRoutes(router: Router, registry: OpenAPIRegistry, deps: 
   registerIdleRoutes(router, registry, deps)
   registerWorkloadRoutes(router, registry, deps)
   registerForecastRoutes(router, registry, deps)
+  registerAlertRoutes(router, registry, deps)
 }
