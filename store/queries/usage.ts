@@ -1,0 +1,240 @@
+/**
+ * Reads behind /usage, /summary and /chargeback: capacity from node_state
+ * history, allocation and pending demand from exact workload intervals, and
+ * utilization of allocated GPUs from the sample rollups, each summed per group
+ * and step bucket in ClickHouse (core/usage.ts bucketGpuMs is the definition
+ * these queries implement).
+ *
+ * The templates below take `{{slot}}`s filled only from the fixed column
+ * expressions in this file (never from user input); every value, filters
+ * included, is a bound `{name:Type}` parameter.
+ */
+import type { BucketGrid, Filters, GpuMsRow, GroupKey, UtilRow } from '../../core/usage'
+import type { Params, QueryFn } from '../../core/ports'
+
+/** Latest pool, model and provider of every node: allocation and utilization are grouped by a node's current values. */
+export const NODES_CTE = `nodes AS (
+  SELECT cluster, node, argMax(pool, ts) AS pool, argMax(gpu_model, ts) AS gpu_model, argMax(provider, ts) AS provider
+  FROM node_state GROUP BY cluster, node)`
+
+/** Buckets of the grid an [s, e) span touches; intDiv is exact because s >= fromMs >= originMs. */
+const BUCKETS = 'range({originMs:Int64} + intDiv(s - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64}, e, {stepMs:Int64})'
+
+/** Overlap of [s, e) with bucket b, times GPUs, summed: exact GPU-milliseconds per group and bucket. */
+const GPU_MS_PER_BUCKET = 'sum(gpus * (least(e, b + {stepMs:Int64}) - greatest(s, b)))'
+
+/**
+ * Capacity: each node_state row holds until the node's next row; its GPUs
+ * count while the node is Ready and schedulable, under the pool, model and
+ * provider that row gives (capacity is grouped by the node's values at the time).
+ */
+const CAPACITY_BUCKETS = `
+SELECT {{keys}}b AS bucket_ms, ${GPU_MS_PER_BUCKET} AS gpu_ms
+FROM (
+  SELECT {{keyExprs}}seg.gpus AS gpus, greatest(seg.ts_ms, {fromMs:Int64}) AS s, least(seg.next_ms, {toMs:Int64}, {nowMs:Int64}) AS e
+  FROM (
+    SELECT cluster, node, pool, gpu_model, provider, toUnixTimestamp64Milli(ts) AS ts_ms, if(ready AND schedulable, allocatable_gpus, 0) AS gpus,
+           leadInFrame(toUnixTimestamp64Milli(ts), 1, toInt64(8640000000000000))
+             OVER (PARTITION BY cluster, node ORDER BY ts ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
+    FROM node_state
+    WHERE ts < fromUnixTimestamp64Milli({toMs:Int64})
+  ) AS seg
+  WHERE seg.gpus > 0 AND seg.next_ms > {fromMs:Int64}{{filters}}
+)
+ARRAY JOIN ${BUCKETS} AS b
+GROUP BY {{keys}}bucket_ms`
+
+/**
+ * Allocation and pending demand in one pass over the intervals: a pod is
+ * pending from creation until bound to a node (or until it ended unbound, or
+ * now), and allocated from then until it ends (or now while running).
+ */
+const ALLOCATION_BUCKETS = `
+{{withNodes}}
+SELECT {{keys}}span.1 AS kind, b AS bucket_ms, ${GPU_MS_PER_BUCKET} AS gpu_ms
+FROM (
+  SELECT {{keys}}gpus, span, greatest(span.2, {fromMs:Int64}) AS s, least(span.3, {toMs:Int64}, {nowMs:Int64}) AS e
+  FROM (
+    SELECT {{keyExprs}}i.gpus AS gpus,
+           [(0, ifNull(toUnixTimestamp64Milli(i.start_ts), {nowMs:Int64}), ifNull(toUnixTimestamp64Milli(i.end_ts), {nowMs:Int64})),
+            (1, toUnixTimestamp64Milli(i.created_ts), ifNull(toUnixTimestamp64Milli(coalesce(i.start_ts, i.end_ts)), {nowMs:Int64}))] AS spans
+    FROM workload_intervals AS i FINAL{{joinNodes}}
+    WHERE i.created_ts < fromUnixTimestamp64Milli({toMs:Int64})
+      AND (i.end_ts IS NULL OR i.end_ts > fromUnixTimestamp64Milli({fromMs:Int64})){{filters}}
+  )
+  ARRAY JOIN spans AS span
+)
+ARRAY JOIN ${BUCKETS} AS b
+GROUP BY {{keys}}kind, bucket_ms`
+
+/**
+ * A GPU's share of a full GPU in a rollup row: 1, or g/7 for a `<g>g.*` MIG
+ * slice (g/4 on an A30), so a slice's samples weigh what the slice is.
+ */
+const MIG_WEIGHT = `if(mig_profile = '', 1, if(toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) > 0,
+  toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) / if(match(model, '(^|[^0-9A-Za-z])A30([^0-9A-Za-z]|$)'), 4, 7), 1))`
+
+/**
+ * Utilization of allocated GPUs. Rollup rows are read as GR_ENGINE_ACTIVE
+ * where the row has it, else GPU_UTIL, weighted by GPU fraction, and summed
+ * per pod and step bucket first (pods keyed by a 64-bit hash of cluster,
+ * namespace and pod, which keeps the join cheap); each pod-bucket then joins
+ * the pod's interval in effect at its first sample (ASOF), so a reused pod
+ * name is matched to the right pod.
+ */
+const UTIL_BUCKETS = `
+WITH {{nodesCte}}iv AS (
+  SELECT cityHash64(i.cluster, i.namespace, i.pod) AS h, {{keyExprs}}
+         intDiv(toUnixTimestamp64Milli(assumeNotNull(i.start_ts)), {resMs:Int64}) * {resMs:Int64} AS from_ms,
+         ifNull(toUnixTimestamp64Milli(i.end_ts), {nowMs:Int64}) AS to_ms
+  FROM workload_intervals AS i FINAL{{joinNodes}}
+  WHERE i.start_ts IS NOT NULL AND i.start_ts < fromUnixTimestamp64Milli({toMs:Int64})
+    AND (i.end_ts IS NULL OR i.end_ts > fromUnixTimestamp64Milli({rollFromMs:Int64})){{filters}}
+)
+SELECT {{ivKeys}}r.bucket_ms AS bucket_ms, sum(r.wsum) AS weighted_sum, sum(r.wcnt) AS weighted_n, sum(r.cnt) AS samples, sum(r.gr) AS gr_samples
+FROM (
+  SELECT h, bucket_ms, min(ts_ms) AS first_ms, sum(w * msum) AS wsum, sum(w * mcnt) AS wcnt, sum(mcnt) AS cnt, sum(if(use_gr, mcnt, 0)) AS gr
+  FROM (
+    SELECT cityHash64(cluster, namespace, pod) AS h, toInt64(toUnixTimestamp(ts)) * 1000 AS ts_ms,
+           {originMs:Int64} + intDiv(ts_ms - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64} AS bucket_ms,
+           ${MIG_WEIGHT} AS w, gr_engine_active_n > 0 AS use_gr,
+           if(use_gr, gr_engine_active_sum, gpu_util_sum) AS msum, if(use_gr, gr_engine_active_n, gpu_util_n) AS mcnt
+    FROM {{rollup}}
+    WHERE ts >= toDateTime(intDiv({rollFromMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({toMs:Int64} + 999, 1000), 'UTC') AND pod != ''
+  )
+  GROUP BY h, bucket_ms
+) AS r
+ASOF INNER JOIN iv ON r.h = iv.h AND r.first_ms >= iv.from_ms
+WHERE r.first_ms < iv.to_ms AND r.cnt > 0
+GROUP BY {{keys}}bucket_ms`
+
+/** Key expressions over a workload interval `i` and its node `n`. */
+export const INTERVAL_KEYS: Readonly<Record<GroupKey, string>> = {
+  cluster: 'i.cluster',
+  pool: 'n.pool',
+  node: 'i.node',
+  gpuModel: 'n.gpu_model',
+  provider: 'n.provider',
+  namespace: 'i.namespace',
+  team: 'i.team',
+  project: 'i.project',
+  user: 'i.user',
+  workload: "concat(i.namespace, '/', i.workload_kind, '/', i.workload_name)",
+}
+
+/** Key expressions over a node_state segment `seg` (node keys only). */
+const CAPACITY_KEY_EXPRS: Readonly<Partial<Record<GroupKey, string>>> = {
+  cluster: 'seg.cluster',
+  pool: 'seg.pool',
+  node: 'seg.node',
+  gpuModel: 'seg.gpu_model',
+  provider: 'seg.provider',
+}
+
+/** Keys read from a node's latest state: only queries using them join node_state (a scan of its whole history). */
+const NODE_ATTRIBUTE_KEYS: readonly GroupKey[] = ['pool', 'gpuModel', 'provider']
+
+/** Rollup tables by resolution: the coarsest whose buckets tile the step. */
+const ROLLUPS: ReadonlyArray<{ table: string; resMs: number; name: string }> = [
+  { table: 'gpu_samples_1h', resMs: 3_600_000, name: '1h' },
+  { table: 'gpu_samples_1m', resMs: 60_000, name: '1m' },
+]
+
+/** What one usage read covers: the bucket grid, now, the grouping and the filters. */
+export interface UsageSpec {
+  grid: BucketGrid
+  nowMs: number
+  groupBy: readonly GroupKey[]
+  filters: Filters
+}
+
+interface KeyedRow {
+  bucket_ms: number
+  [k: string]: unknown
+}
+
+/** Fills `{{slot}}`s of a template with SQL built in the store modules (never with user input). */
+export function render(template: string, slots: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    const value = slots[name]
+    if (value === undefined) throw new Error(`query template slot '${name}' not filled`)
+    return value
+  })
+}
+
+/** The group-key and filter slots for the given expressions (values become `{f_<key>:Array(String)}` parameters), and every parameter. */
+export function keySlots(spec: UsageSpec, exprs: Readonly<Partial<Record<GroupKey, string>>>): { slots: Record<string, string>; params: Params } {
+  const params: Params = { fromMs: spec.grid.fromMs, toMs: spec.grid.toMs, nowMs: spec.nowMs, stepMs: spec.grid.stepMs, originMs: spec.grid.originMs }
+  const expr = (k: GroupKey) => {
+    const e = exprs[k]
+    if (e === undefined) throw new Error(`no expression for key '${k}' here`)
+    return e
+  }
+  let filters = ''
+  for (const [key, values] of Object.entries(spec.filters) as Array<[GroupKey, string[]]>) {
+    filters += ` AND ${expr(key)} IN {f_${key}:Array(String)}`
+    params[`f_${key}`] = values
+  }
+  const needsNodes = [...spec.groupBy, ...Object.keys(spec.filters)].some((k) => NODE_ATTRIBUTE_KEYS.includes(k as GroupKey))
+  return {
+    slots: {
+      withNodes: needsNodes ? `WITH ${NODES_CTE}` : '',
+      nodesCte: needsNodes ? `${NODES_CTE},\n` : '',
+      joinNodes: needsNodes ? '\n  LEFT JOIN nodes AS n ON n.cluster = i.cluster AND n.node = i.node' : '',
+      keys: spec.groupBy.map((_, i) => `k${i}, `).join(''),
+      keyExprs: spec.groupBy.map((k, i) => `${expr(k)} AS k${i}, `).join(''),
+      ivKeys: spec.groupBy.map((_, i) => `iv.k${i} AS k${i}, `).join(''),
+      filters,
+    },
+    params,
+  }
+}
+
+const groupOf = (row: KeyedRow, n: number): string[] => Array.from({ length: n }, (_, i) => String(row[`k${i}`] ?? ''))
+
+/** Capacity GPU-milliseconds per group and bucket; the spec must group and filter by node keys only. */
+export async function capacityBuckets(query: QueryFn, spec: UsageSpec): Promise<GpuMsRow[]> {
+  const { slots, params } = keySlots(spec, CAPACITY_KEY_EXPRS)
+  const rows = await query<KeyedRow & { gpu_ms: number }>(render(CAPACITY_BUCKETS, slots), params)
+  return rows.map((r) => ({ group: groupOf(r, spec.groupBy.length), bucketMs: Number(r.bucket_ms), gpuMs: Number(r.gpu_ms) }))
+}
+
+/** Allocated and pending GPU-milliseconds per group and bucket, from exact intervals clipped to the window and to now. */
+export async function allocationBuckets(query: QueryFn, spec: UsageSpec): Promise<{ allocation: GpuMsRow[]; pending: GpuMsRow[] }> {
+  const { slots, params } = keySlots(spec, INTERVAL_KEYS)
+  const rows = await query<KeyedRow & { kind: number; gpu_ms: number }>(render(ALLOCATION_BUCKETS, slots), params)
+  const out = { allocation: [] as GpuMsRow[], pending: [] as GpuMsRow[] }
+  for (const r of rows) {
+    const row = { group: groupOf(r, spec.groupBy.length), bucketMs: Number(r.bucket_ms), gpuMs: Number(r.gpu_ms) }
+    ;(Number(r.kind) === 0 ? out.allocation : out.pending).push(row)
+  }
+  return out
+}
+
+/** The rollup a step reads: 1h when it tiles the step, else 1m; undefined when the step is not a whole number of minutes. */
+export function rollupFor(stepMs: number): { table: string; resMs: number; name: string } | undefined {
+  return ROLLUPS.find((r) => stepMs % r.resMs === 0)
+}
+
+/**
+ * Utilization samples of allocated GPUs per group and bucket, from the
+ * coarsest rollup that tiles the step. The window's start is rounded down to
+ * the rollup's resolution (a rollup row is read whole).
+ */
+export async function utilBuckets(query: QueryFn, spec: UsageSpec): Promise<UtilRow[]> {
+  const rollup = rollupFor(spec.grid.stepMs)
+  if (!rollup) throw new Error(`step ${spec.grid.stepMs} ms is not a whole number of minutes`)
+  const { slots, params } = keySlots(spec, INTERVAL_KEYS)
+  params.resMs = rollup.resMs
+  params.rollFromMs = Math.floor(spec.grid.fromMs / rollup.resMs) * rollup.resMs
+  const sql = render(UTIL_BUCKETS, { ...slots, rollup: rollup.table })
+  const rows = await query<KeyedRow & { weighted_sum: number; weighted_n: number; samples: number; gr_samples: number }>(sql, params)
+  return rows.map((r) => ({
+    group: groupOf(r, spec.groupBy.length),
+    bucketMs: Number(r.bucket_ms),
+    weightedSum: Number(r.weighted_sum),
+    weightedN: Number(r.weighted_n),
+    samples: Number(r.samples),
+    grEngineActiveSamples: Number(r.gr_samples),
+  }))
+}

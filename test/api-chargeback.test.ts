@@ -1,0 +1,231 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { RequestHandler } from 'express'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../api/app'
+import { setPrincipal } from '../api/auth'
+import { createMetrics } from '../api/metrics'
+import { analyticsSchema } from '../config/analytics'
+import type { Config } from '../config/schema'
+import type { CloudInstance, GpuSample, NodeState, Price, WorkloadInterval } from '../core/model'
+import { quarterOf } from '../core/windows'
+import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+
+// A fleet priced by hand. NOW is noon on the 15th of the current UTC month (the
+// rollups' TTLs never age the data out); the period is this month so far.
+//
+// capacity GPU-hours x rate (rate card: H100 $2.50, pool infer $1.20, default $2.00):
+//   h1 8 x 348 h x 2.50 = 6960      h2 8 x 168 h (cordoned on the 8th) x 2.50 = 3360
+//   m1 1 x 348 h x 1.20 = 417.6     v1 4 x 348 h x 2.00 (default) = 2784
+//   g1 (aws p4d on-demand, $32 then $24 from the 12th, 8 GPUs) 8 x 48 h x 4 + 8 x 84 h x 3 = 3552
+//   s1 (aws spot, no price: default) 1 x 36 h x 2.00 = 72            fleet: $17,145.60
+// allocation:
+//   vision: q1 4 x 48 h on h1 = 480, q2 a 1g slice all month on m1 = 417.6 / 7, q8 2 x 6 h on v1 = 24 -> 563.657..
+//   nlp:    q3 8 GPUs on g1 the 11th and 12th = 768 + 576, q4 2 x 48 h on h2 = 240, q6 1 x 12 h on s1 = 24 -> 1608
+//   no team (__unallocated__): q5 1 x 10 h on v1 = 20
+// in cents: allocated 219166 (2000 / 160800 / 56366); unallocated 1714560 - 219166 = 1495394.
+const HOUR = 3_600_000
+const today = new Date()
+const Y = today.getUTCFullYear()
+const M = today.getUTCMonth()
+const T = (d: number, h = 0) => Date.UTC(Y, M, d, h)
+const NOW = T(15, 12)
+const MONTH = new Date(NOW).toISOString().slice(0, 7)
+const iso = (ms: number) => new Date(ms).toISOString()
+
+const node = (n: string, cluster: string, pool: string, gpuModel: string, gpus: number, tsMs: number, over: Partial<NodeState> = {}): NodeState => ({
+  tsMs, cluster, node: n, pool, gpuModel, provider: 'onprem', instanceType: '', spot: false, capacityGpus: gpus, allocatableGpus: gpus, ready: true, schedulable: true, ...over,
+})
+const NODES: NodeState[] = [
+  node('h1', 'c1', 'train', 'NVIDIA-H100-80GB-HBM3', 8, T(1)),
+  node('h2', 'c1', 'train', 'NVIDIA-H100-80GB-HBM3', 8, T(1)),
+  node('h2', 'c1', 'train', 'NVIDIA-H100-80GB-HBM3', 8, T(8), { schedulable: false }),
+  node('m1', 'c1', 'infer', 'NVIDIA-A100-SXM4-80GB', 1, T(1)),
+  node('v1', 'c1', 'old', 'Tesla-V100-SXM2-32GB', 4, T(1)),
+  node('g1', 'c2', 'burst', 'NVIDIA-A100-SXM4-40GB', 8, T(10), { provider: 'aws', instanceType: 'p4d.24xlarge' }),
+  node('s1', 'c2', 'burst', 'NVIDIA-A10G', 1, T(14), { provider: 'aws', instanceType: 'g5.xlarge', spot: true }),
+]
+const instance = (id: string, n: string, type: string, lifecycle: 'spot' | 'on-demand', gpus: number, tsMs: number): CloudInstance => ({
+  tsMs, provider: 'aws', region: 'us-east-1', instanceId: id, instanceType: type, lifecycle, state: 'running', gpus, gpuModel: '', cluster: 'c2', node: n,
+})
+const price = (region: string, usdPerHour: number, effectiveFromMs: number): Price => ({
+  provider: 'aws', region, instanceType: 'p4d.24xlarge', lifecycle: 'on-demand', gpus: 8, usdPerHour, effectiveFromMs,
+})
+const PRICES = [price('us-east-1', 32, Date.UTC(2000, 0, 1)), price('us-east-1', 24, T(12)), price('us-west-2', 40, Date.UTC(2000, 0, 1))]
+
+const pod = (uid: string, team: string, project: string, ns: string, nodeName: string, gpus: number, startMs: number, endMs?: number, cluster = 'c1'): WorkloadInterval => ({
+  cluster, podUid: uid, namespace: ns, pod: `${uid}-0`, workloadKind: 'Job', workloadName: uid, team, project, user: '', node: nodeName, gpus,
+  gpuResource: gpus < 1 ? 'nvidia.com/mig-1g.10gb' : 'nvidia.com/gpu', createdMs: startMs, startMs, endMs, lastSeenMs: endMs ?? NOW, phase: endMs === undefined ? 'Running' : 'Succeeded',
+})
+const PODS: WorkloadInterval[] = [
+  pod('q1', 'vision', 'det', 'vision', 'h1', 4, T(2), T(4)),
+  pod('q2', 'vision', 'seg', 'vision', 'm1', 1 / 7, T(1)),
+  pod('q3', 'nlp', 'llm', 'nlp', 'g1', 8, T(11), T(13), 'c2'),
+  pod('q4', 'nlp', 'chat', 'nlp', 'h2', 2, T(7), T(9)),
+  pod('q5', '', '', 'scratch', 'v1', 1, T(3), T(3, 10)),
+  pod('q6', 'nlp', 'llm', 'nlp', 's1', 1, T(15), undefined, 'c2'),
+  pod('q7', 'vision', 'det', 'vision', 'h1', 8, T(1) - 20 * HOUR, T(1) - 10 * HOUR),
+  // Crosses the period start: only its 6 hours in this month count.
+  pod('q8', 'vision', 'det', 'vision', 'v1', 2, T(1) - 6 * HOUR, T(1, 6)),
+]
+// q1's 4 GPUs sampled every hour of the 2nd at GR_ENGINE_ACTIVE 0.6; nothing else is sampled.
+const SAMPLES: GpuSample[] = Array.from({ length: 24 * 4 }, (_, i) => ({
+  tsMs: T(2) + Math.floor(i / 4) * HOUR + HOUR / 2, cluster: 'c1', node: 'h1', gpuUuid: `GPU-h1-${i % 4}`, gpuIndex: i % 4, model: 'NVIDIA H100 80GB HBM3',
+  migProfile: '', namespace: 'vision', pod: 'q1-0', container: 'main', grEngineActiveRatio: 0.6,
+}))
+
+let ts: TestStore
+const servers: Server[] = []
+const testAuth: RequestHandler = (req, res, next) => {
+  const team = req.get('x-team')
+  setPrincipal(res, team ? { role: 'team', name: `${team}-token`, team } : { role: 'admin', name: 'finance' })
+  next()
+}
+
+async function start(config: Config): Promise<string> {
+  const app = createApp({
+    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
+    routes: { query: ts.store.query, config, logger: silentLogger, now: () => NOW }, auth: testAuth,
+  })
+  const server = app.listen(0, '127.0.0.1')
+  servers.push(server)
+  await new Promise<void>((r) => server.once('listening', () => r()))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+let base: string
+async function get(path: string, headers: Record<string, string> = {}, at = base): Promise<{ status: number; type: string; body: any }> {
+  const res = await fetch(at + path, { headers })
+  const type = res.headers.get('content-type') ?? ''
+  return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() }
+}
+const cents = (body: any) => body.data.rows.map((r: any) => [r.key, r.costCents])
+
+beforeAll(async () => {
+  const analytics = analyticsSchema.parse({ rateCard: { defaultUsdPerGpuHour: 2, rates: [{ gpuModel: 'H100', usdPerGpuHour: 2.5 }, { pool: 'infer', usdPerGpuHour: 1.2 }] } })
+  ts = await openTestStore({ analytics })
+  const s = ts.writers.sinks
+  const written = Promise.all([
+    s.nodeState.write(NODES), s.workloadIntervals.write(PODS), s.gpuSamples.write(SAMPLES), s.prices.write(PRICES),
+    s.cloudInstances.write([instance('i-g1', 'g1', 'p4d.24xlarge', 'on-demand', 8, T(10)), instance('i-s1', 's1', 'g5.xlarge', 'spot', 1, T(14))]),
+  ])
+  await ts.writers.flush()
+  await written
+  base = await start(ts.config)
+})
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+  await ts?.close()
+})
+
+describe('GET /api/v1/chargeback', () => {
+  it('charges each team its allocation at its nodes\' rates and leaves unallocated capacity in __idle__ (policy none), reconciled to the cent', async () => {
+    const { status, body } = await get(`/api/v1/chargeback?period=${MONTH}&by=team`)
+    expect(status).toBe(200)
+    expect(body.data).toMatchObject({ period: { input: MONTH, from: iso(T(1)), to: iso(NOW) }, by: 'team', idleShare: 'none' })
+    expect(cents(body)).toEqual([['__unallocated__', 2000], ['nlp', 160800], ['vision', 56366], ['__idle__', 1495394]])
+    expect(body.data.reconciliation).toEqual({
+      scope: 'fleet', reconciled: true, fleetCostUsd: 17145.6, rowsCostUsd: 17145.6, differenceCents: 0, policy: 'none',
+      capacityGpuHours: 6960, allocatedGpuHours: expect.closeTo(10 + 492 + 204 + 348 / 7, 9), allocatedCostUsd: 2191.66,
+      unallocatedGpuHours: expect.closeTo(6960 - 10 - 492 - 204 - 348 / 7, 9), unallocatedCostUsd: 14953.94,
+    })
+    expect(body.warnings).toEqual([
+      `the period is not over: charged up to now (${iso(NOW)})`,
+      '36.00 GPU-hours on cloud nodes had no price in the prices table: charged from the rate card',
+      '1428.00 GPU-hours matched no rate card line: charged at the default $2/GPU-hour (set analytics.rateCard)',
+    ])
+  })
+
+  it('reports used, idle and unknown GPU-hours beside the cost: used = allocation x utilization where sampled', async () => {
+    const { body } = await get(`/api/v1/chargeback?period=${MONTH}`)
+    const vision = body.data.rows.find((r: any) => r.key === 'vision')
+    // Only the 2nd is sampled (0.6): its 96 + 24/7 GPU-hours are known, the rest unknown.
+    expect(vision.allocatedGpuHours).toBeCloseTo(204 + 348 / 7, 9)
+    expect(vision.usedGpuHours).toBeCloseTo((96 + 24 / 7) * 0.6, 4)
+    expect(vision.idleGpuHours).toBeCloseTo((96 + 24 / 7) * 0.4, 4)
+    expect(vision.utilUnknownGpuHours).toBeCloseTo(204 + 348 / 7 - 96 - 24 / 7, 9)
+    expect(body.data.rows.find((r: any) => r.key === 'nlp')).toMatchObject({ usedGpuHours: null, idleGpuHours: null, utilUnknownGpuHours: 492 })
+  })
+
+  it.each([
+    // proportional to allocated cost: quotas 13646.24 / 1097157.72 / 384590.04 of 1495394 cents.
+    { policy: 'proportional', want: [['__unallocated__', 2000 + 13646], ['nlp', 160800 + 1097158], ['vision', 56366 + 384590]] },
+    // even: 498464.67 each; the odd cents go to the first rows.
+    { policy: 'even', want: [['__unallocated__', 2000 + 498465], ['nlp', 160800 + 498465], ['vision', 56366 + 498464]] },
+  ])('shares unallocated capacity $policy (query overrides config) and still sums to the fleet cost of 17,145.60 USD', async ({ policy, want }) => {
+    const { body } = await get(`/api/v1/chargeback?period=${MONTH}&idleShare=${policy}`)
+    expect(cents(body)).toEqual(want)
+    expect(body.data.reconciliation).toMatchObject({ reconciled: true, fleetCostUsd: 17145.6, rowsCostUsd: 17145.6, policy })
+  })
+
+  it('takes the idle-share policy from config when the query does not name one', async () => {
+    const even = await start({ ...ts.config, analytics: { ...ts.config.analytics, idleShare: 'even' } })
+    const { body } = await get(`/api/v1/chargeback?period=${MONTH}`, {}, even)
+    expect(body.data.idleShare).toBe('even')
+    expect(cents(body)).toEqual([['__unallocated__', 500465], ['nlp', 659265], ['vision', 554830]])
+  })
+
+  it('charges by project with the same total; a pod with no project is __unallocated__', async () => {
+    const { body } = await get(`/api/v1/chargeback?period=${MONTH}&by=project`)
+    expect(cents(body)).toEqual([['__unallocated__', 2000], ['chat', 24000], ['det', 50400], ['llm', 136800], ['seg', 5966], ['__idle__', 1495394]])
+    expect(body.data.reconciliation.reconciled).toBe(true)
+  })
+
+  it('defaults to this month so far, and takes a quarter', async () => {
+    const month = await get('/api/v1/chargeback')
+    expect(month.body.data.period).toEqual({ input: null, from: iso(T(1)), to: iso(NOW) })
+    expect(cents(month.body)).toEqual([['__unallocated__', 2000], ['nlp', 160800], ['vision', 56366], ['__idle__', 1495394]])
+    const quarter = await get(`/api/v1/chargeback?period=${quarterOf(NOW)}&by=namespace`)
+    expect(quarter.status).toBe(200)
+    expect(quarter.body.data.reconciliation).toMatchObject({ reconciled: true, differenceCents: 0 })
+    expect(quarter.body.data.rows.map((r: any) => r.key)).toEqual(['nlp', 'scratch', 'vision', '__idle__'])
+  })
+
+  it('answers CSV for finance: one row per key, money with two decimals, summing to the fleet cost', async () => {
+    const { type, body } = await get(`/api/v1/chargeback?period=${MONTH}&idleShare=proportional&format=csv`)
+    expect(type).toContain('text/csv')
+    const lines = (body as string).trim().split('\n')
+    expect(lines[0]).toBe('team,allocatedGpuHours,usedGpuHours,idleGpuHours,utilUnknownGpuHours,allocatedCostUsd,idleShareCostUsd,costUsd')
+    expect(lines[1]).toBe('__unallocated__,10,,,10,20.00,136.46,156.46')
+    expect(lines.slice(1).map((l) => l.split(',').at(-1))).toEqual(['156.46', '12579.58', '4409.56'])
+    const totalCents = lines.slice(1).reduce((n, l) => n + Math.round(Number(l.split(',').at(-1)) * 100), 0)
+    expect(totalCents).toBe(1714560)
+  })
+
+  it("shows a team token only its team's row, and that row split by project summing to it to the cent", async () => {
+    const byTeam = await get(`/api/v1/chargeback?period=${MONTH}&idleShare=proportional`, { 'x-team': 'nlp' })
+    expect(cents(byTeam.body)).toEqual([['nlp', 1257958]])
+    const byProject = await get(`/api/v1/chargeback?period=${MONTH}&idleShare=proportional&by=project`, { 'x-team': 'nlp' })
+    expect(byProject.body.data.rows.map((r: any) => [r.key, Math.round(r.allocatedCostUsd * 100), Math.round(r.idleShareCostUsd * 100)])).toEqual([
+      ['chat', 24000, 163755],
+      ['llm', 136800, 933403],
+    ])
+    expect(byProject.body.data.reconciliation).toEqual({
+      scope: "team 'nlp'", reconciled: true, teamCostUsd: 12579.58, rowsCostUsd: 12579.58, differenceCents: 0, policy: 'proportional',
+    })
+    expect(JSON.stringify(byProject.body)).not.toContain('vision')
+    expect(JSON.stringify(byProject.body)).not.toContain('__idle__')
+  })
+
+  it.each([
+    {
+      name: 'a month that does not exist',
+      query: 'period=2026-13',
+      message: "bad period '2026-13': there is no month 13; expected a duration like 24h or 7d, a range FROM,TO in RFC 3339, a quarter like 2026-Q3, a month like 2026-09 or a day like 2026-09-14",
+    },
+    {
+      name: 'a quarter that does not exist',
+      query: 'period=2026-Q5',
+      message: "bad period '2026-Q5': there is no quarter Q5; expected a duration like 24h or 7d, a range FROM,TO in RFC 3339, a quarter like 2026-Q3, a month like 2026-09 or a day like 2026-09-14",
+    },
+    { name: 'a period after now', query: `period=${Y + 1}-01`, message: `period '${Y + 1}-01' starts after now: there is nothing to charge yet` },
+    { name: 'an unknown key', query: 'by=cluster', message: 'bad query: by: Invalid option: expected one of "team"|"project"|"user"|"namespace"' },
+    { name: 'an unknown policy', query: 'idleShare=weighted', message: 'bad query: idleShare: Invalid option: expected one of "none"|"proportional"|"even"' },
+    { name: 'an unknown parameter', query: 'team=nlp', message: "bad query: unknown parameter(s) 'team'" },
+  ])('400 for $name, with the exact message', async ({ query, message }) => {
+    const { status, body } = await get(`/api/v1/chargeback?${query}`)
+    expect(status).toBe(400)
+    expect(body).toEqual({ status: 'error', error: { type: 'bad_input', message } })
+  })
+})
