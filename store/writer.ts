@@ -81,6 +81,8 @@ export class BatchWriter<T> implements Sink<T> {
       this.queue.push({ rows, ticket: { pieces: 1, failed: undefined, resolve, reject } })
     })
     this.stats.queuedRows += rows.length
+    // Queued rows keep the process alive until they are stored (a script awaiting its writes must not exit early).
+    this.timer.ref()
     if (this.stats.queuedRows >= this.config.batchRows) void this.kick()
     return done
   }
@@ -135,6 +137,7 @@ export class BatchWriter<T> implements Sink<T> {
 
   private finish(batch: Piece<T>[], rows: number, err: Error | undefined): void {
     this.stats.queuedRows -= rows
+    if (this.stats.queuedRows === 0) this.timer.unref()
     for (const waiter of this.spaceWaiters.splice(0)) waiter()
     if (err) {
       this.stats.batchesFailed++
