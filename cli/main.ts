@@ -7,6 +7,8 @@ import { redact } from '../config/redact'
 import { ConfigError, GpuscopeError } from '../core/errors'
 import { createStore } from '../store/client'
 import { migrate } from '../store/migrate'
+import { registerForecastCommands } from './forecast'
+import { registerReportCommands } from './report'
 import { startService } from './serve'
 import { VERSION } from './version'
 
@@ -108,6 +110,9 @@ async function runService(loaded: LoadedConfig): Promise<void> {
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
 }
+
+registerForecastCommands(program, config)
+registerReportCommands(program, config)
 
 try {
   await program.parseAsync(process.argv)

@@ -1,8 +1,142 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { Router } from 'express'
-import type { RouteDeps } from '../route'
+import { z } from 'zod'
+import { principalOf, teamScope, type Principal } from '../auth'
+import { ForbiddenError } from '../authErrors'
+import { backtestHorizons, backtestTable } from '../../forecasting/backtestReport'
+import { formatSelector, parseSelector } from '../../forecasting/demand'
+import { forecastSeries, type SeriesForecast } from '../../forecasting/forecast'
+import { HOUR_MS } from '../../forecasting/series'
+import { backtestOptions, buildPlan, forecastOptions, historyOf, loadHistory, parseHorizonHours } from '../../forecasting/service'
+import { quarterlyReport } from '../../forecasting/report/index'
+import { defineRoute, parseQuery, type RouteDeps, type Table } from '../route'
 
-/** Registers /forecast, /capacity-plan and /reports/quarterly. */
-export function registerForecastRoutes(_router: Router, _registry: OpenAPIRegistry, _deps: RouteDeps): void {
-  // SCAFFOLD: the routes land with issue 6.
+const SERIES_HELP = "cluster=NAME, pool=NAME, gpuModel=NAME, team=NAME joined by commas, or 'fleet'"
+
+const forecastQuery = z.strictObject({
+  series: z.string().default('fleet').describe(SERIES_HELP),
+  horizon: z.string().default('7d').describe('a duration (24h, 7d, 13w) or a quarter (2026-Q4)'),
+})
+
+const backtestQuery = z.strictObject({
+  series: z.string().default('fleet').describe(SERIES_HELP),
+  horizon: z.string().optional().describe('one horizon; default 24h, 7d and 28d, skipping those the history cannot support'),
+})
+
+const planQuery = z.strictObject({
+  cluster: z.string().min(1).optional().describe('the cluster to plan; default the whole fleet'),
+  pool: z.string().min(1).optional(),
+  gpuModel: z.string().min(1).optional(),
+  horizon: z.string().optional().describe('a duration (13w) or a quarter (2026-Q4); default config forecast.planHorizon'),
+})
+
+/** Registers /forecast, /forecast/backtest, /capacity-plan and /reports/quarterly. */
+export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
+  const cfg = () => deps.config.forecast
+  defineRoute(router, registry, {
+    path: '/api/v1/forecast',
+    summary: 'Hourly demand forecast of a series (P5..P95), the model chosen by rolling-origin backtest, and why',
+    tag: 'forecast',
+    query: forecastQuery,
+    handler: async ({ query, principal, nowMs }) => {
+      const warnings: string[] = []
+      const history = await loadHistory(deps.query, scoped(query.series, principal, warnings), cfg(), nowMs)
+      const { series, originMs } = historyOf(history)
+      const f = forecastSeries(series, forecastOptions(cfg(), parseHorizonHours(query.horizon, originMs)))
+      return { data: forecastData(history.selector, f), warnings: [...warnings, ...history.warnings], table: forecastTable(f) }
+    },
+  }, deps.now)
+
+  defineRoute(router, registry, {
+    path: '/api/v1/forecast/backtest',
+    summary: 'Rolling-origin backtest of every candidate model: sMAPE, MASE vs seasonal naive (24 h), interval coverage, the choice per horizon',
+    tag: 'forecast',
+    query: backtestQuery,
+    handler: async ({ query, principal, nowMs }) => {
+      const warnings: string[] = []
+      const history = await loadHistory(deps.query, scoped(query.series, principal, warnings), cfg(), nowMs)
+      const { series } = historyOf(history)
+      const horizons = query.horizon ? [parseHorizonHours(query.horizon, 0)] : undefined
+      const outcomes = backtestHorizons(series, backtestOptions(cfg()), horizons)
+      return { data: { series: history.selector, hours: series.values.length, outcomes }, warnings: [...warnings, ...history.warnings], table: backtestTable(outcomes) }
+    },
+  }, deps.now)
+
+  defineRoute(router, registry, {
+    path: '/api/v1/capacity-plan',
+    summary: 'Capacity plan: when P50/P90 demand first exceed capacity, GPUs to buy for the target allocation ratio, the cloud-burst alternative, the monthly trend',
+    tag: 'forecast',
+    query: planQuery,
+    handler: async ({ query, principal, nowMs }) => {
+      fleetOnly(principal, 'the capacity plan')
+      const selector = formatSelector({ ...(query.cluster ? { cluster: [query.cluster] } : {}), ...(query.pool ? { pool: [query.pool] } : {}), ...(query.gpuModel ? { gpuModel: [query.gpuModel] } : {}) })
+      const { plan, warnings } = await buildPlan(deps.query, selector, query.horizon, cfg(), nowMs)
+      const table: Table = { columns: ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric'], rows: plan.months.map((m) => ({ ...m })) }
+      return { data: plan, warnings, table }
+    },
+  }, deps.now)
+
+  registerReportRoute(router, registry, deps)
+}
+
+const reportQuery = z.strictObject({
+  quarter: z.string().regex(/^\d{4}-[Qq][1-4]$/, 'expected a quarter like 2026-Q3').optional().describe('default: the last complete quarter'),
+})
+
+/** GET /api/v1/reports/quarterly: the report as one self-contained HTML page (`format=markdown` for Markdown). */
+function registerReportRoute(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
+  const path = '/api/v1/reports/quarterly'
+  registry.registerPath({
+    method: 'get',
+    path,
+    summary: 'Quarterly capacity report (HTML with inline SVG charts): capacity vs allocation vs utilization, next-quarter forecast, capacity plan, chargeback, idle waste, findings',
+    tags: ['forecast'],
+    request: { query: reportQuery },
+    responses: {
+      200: { description: 'text/html (or text/markdown with format=markdown)' },
+      400: { description: 'bad input: the message names every bad parameter' },
+      403: { description: 'a team token may not see fleet-wide reports' },
+    },
+  })
+  router.get(path, async (req, res) => {
+    const q = parseQuery(reportQuery, req.query)
+    fleetOnly(principalOf(res), 'the quarterly report')
+    const r = await quarterlyReport(deps.query, deps.config, q.quarter, deps.now())
+    if (req.query.format === 'markdown') res.type('text/markdown').send(r.markdown)
+    else res.type('text/html').send(r.html)
+  })
+}
+
+/** A team token sees only its own team's demand: the selector is narrowed to it, with a warning when it asked for more. */
+function scoped(selector: string, principal: Principal, warnings: string[]): string {
+  const team = teamScope(principal)
+  if (team === undefined) return selector
+  const sel = parseSelector(selector)
+  if (sel.team && sel.team.some((t) => t !== team)) warnings.push(`this token sees only team '${team}': the series was narrowed to it`)
+  return formatSelector({ ...sel, team: [team] })
+}
+
+/** Fleet-wide answers (capacity, plan, report) are not for team tokens. */
+export function fleetOnly(principal: Principal, what: string): void {
+  if (teamScope(principal) !== undefined) throw new ForbiddenError(`${what} covers the whole fleet: a team token may not see it`)
+}
+
+function forecastData(series: string, f: SeriesForecast) {
+  const { backtest, quantiles, point, ...rest } = f
+  const { residuals: _residuals, ...scores } = backtest
+  return {
+    series,
+    ...rest,
+    originTs: new Date(f.originMs).toISOString(),
+    backtest: scores,
+    points: point.map((p, h) => ({ ts: new Date(f.originMs + h * HOUR_MS).toISOString(), pointGpus: p, quantileGpus: quantiles[h] })),
+  }
+}
+
+function forecastTable(f: SeriesForecast): Table {
+  const names = f.quantileProbs.map((p) => `p${Math.round(p * 100)}Gpus`)
+  return {
+    columns: ['ts', 'pointGpus', ...names],
+    rows: f.point.map((p, h) => ({ ts: new Date(f.originMs + h * HOUR_MS).toISOString(), pointGpus: p, ...Object.fromEntries(names.map((n, i) => [n, f.quantiles[h]![i]])) })),
+  }
 }

@@ -1,0 +1,205 @@
+/**
+ * Everything the quarterly capacity report shows, read once: the fleet's
+ * capacity, allocation, demand and utilization over the quarter (exact
+ * intervals, hourly, rolled up by day), the demand forecast for the next
+ * quarter with the capacity plan, chargeback and idle waste by team, and the
+ * findings. A part that cannot be built becomes a warning, not a failure.
+ */
+import type { Config } from '../../config/schema'
+import { chargeback, costByKey, UNATTRIBUTED_ROW, type Chargeback, type ChargeInput } from '../../core/chargeback'
+import { InputError } from '../../core/errors'
+import type { QueryFn } from '../../core/ports'
+import { parseWindow, quarterOf, type TimeWindow } from '../../core/windows'
+import { burstPrices, teamUse, utilizationHourly, type TeamUse } from '../../store/queries/demand'
+import { allocationCost, capacityCost } from '../../store/queries/fleet'
+import { loadDemand, type DemandSeries } from '../demand'
+import { forecastSeries, type SeriesForecast } from '../forecast'
+import { capacityPlan, pickBurstPrices, type CapacityPlan } from '../plan'
+import { endOf, HOUR_MS } from '../series'
+import { forecastOptions } from '../service'
+import { dailyMeans, utilMetricOf, type UtilHour, type UtilMetric } from '../trend'
+import { reportFindings } from './findings'
+
+const DAY_MS = 24 * HOUR_MS
+
+/** One day of the quarter: mean GPUs, and utilization of allocated GPUs when known. */
+export interface ReportDay {
+  dayMs: number
+  capacityGpus: number | null
+  allocatedGpus: number
+  pendingGpus: number
+  demandGpus: number
+  utilRatio: number | null
+  /** allocated × utilization: GPUs' worth of work actually done. */
+  usedGpus: number | null
+}
+
+/** Quarter totals. */
+export interface ReportTotals {
+  capacityGpuHours: number | null
+  allocatedGpuHours: number
+  pendingGpuHours: number
+  allocationRatio: number | null
+  utilRatio: number | null
+  utilMetric: UtilMetric | null
+}
+
+/**
+ * Idle waste of one team: allocated GPU-hours × (1 − utilization) (DESIGN.md,
+ * Definitions), over the GPU-hours that have utilization samples; the rest is
+ * reported as unknown, never as used or idle.
+ */
+export interface TeamWaste {
+  team: string
+  allocatedGpuHours: number
+  /** Allocated GPU-hours with utilization samples. */
+  measuredGpuHours: number
+  utilRatio: number | null
+  wasteGpuHours: number | null
+  unknownGpuHours: number
+}
+
+/** The report's content. */
+export interface QuarterReport {
+  quarter: string
+  nextQuarter: string
+  window: TimeWindow
+  nowMs: number
+  /** Hours of the quarter with data (before now and after the store first saw the fleet). */
+  dataWindow: TimeWindow
+  days: ReportDay[]
+  totals: ReportTotals
+  forecast: SeriesForecast | null
+  /** Daily demand of the weeks before the forecast origin, drawn before the fan. */
+  recent: Array<{ dayMs: number; value: number }>
+  plan: CapacityPlan | null
+  chargeback: Chargeback | null
+  waste: TeamWaste[]
+  findings: string[]
+  warnings: string[]
+}
+
+/** The quarter after a quarter name, e.g. 2026-Q4 → 2027-Q1. */
+export function nextQuarterOf(quarter: string): string {
+  return quarterOf(parseWindow(quarter, 0).toMs)
+}
+
+/** Reads and computes the whole report for a quarter (`2026-Q3`) as of now. */
+export async function loadQuarterReport(query: QueryFn, config: Config, quarter: string, nowMs: number): Promise<QuarterReport> {
+  const window = parseWindow(quarter, nowMs)
+  if (window.fromMs >= nowMs) throw new InputError(`quarter ${quarter} has not started yet (now is ${new Date(nowMs).toISOString()})`)
+  const warnings: string[] = []
+  const fleet = await loadDemand(query, 'fleet', window, nowMs)
+  const dataWindow = { fromMs: fleet.startMs, toMs: endOf({ startMs: fleet.startMs, values: fleet.demand }) }
+  const span = { ...dataWindow, nowMs }
+  if (dataWindow.fromMs > window.fromMs) warnings.push(`the store has data from ${new Date(dataWindow.fromMs).toISOString()} only: earlier days of the quarter are not shown`)
+  if (dataWindow.toMs < window.toMs) warnings.push(`the quarter is not over: figures run to ${new Date(dataWindow.toMs).toISOString()}`)
+  const [util, teams] = await Promise.all([utilizationHourly(query, emptyFilter(), { ...span, stepMs: HOUR_MS }), teamUse(query, [], span)])
+  const next = nextQuarterOf(quarter)
+  const { forecast, plan, history } = await forecastAndPlan(query, config, next, dataWindow.toMs, nowMs, warnings)
+  const cb = await chargebackOf(query, config, span, teams, warnings)
+  const report: QuarterReport = {
+    quarter, nextQuarter: next, window, nowMs, dataWindow,
+    days: daysOf(fleet, util), totals: totalsOf(fleet, util), forecast,
+    recent: history ? dailyMeans(history.startMs, history.demand).slice(-28) : [],
+    plan, chargeback: cb, waste: wasteOf(teams), findings: [], warnings,
+  }
+  report.findings = reportFindings(report)
+  return report
+}
+
+const emptyFilter = () => ({ clusters: [], pools: [], gpuModels: [], teams: [] })
+
+async function forecastAndPlan(query: QueryFn, config: Config, next: string, originMs: number, nowMs: number, warnings: string[]) {
+  const none = { forecast: null, plan: null, history: null }
+  const cfg = config.forecast
+  const history = await loadDemand(query, 'fleet', { fromMs: originMs - cfg.historyDays * DAY_MS, toMs: originMs }, nowMs)
+  const horizonHours = Math.round((parseWindow(next, nowMs).toMs - originMs) / HOUR_MS)
+  let forecast: SeriesForecast
+  try {
+    forecast = forecastSeries({ startMs: history.startMs, values: history.demand }, forecastOptions(cfg, horizonHours))
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err
+    warnings.push(`no forecast for ${next}: ${err.message}`)
+    return none
+  }
+  const [util, rows] = await Promise.all([
+    utilizationHourly(query, emptyFilter(), { fromMs: history.startMs, toMs: originMs, nowMs, stepMs: HOUR_MS }),
+    burstPrices(query, cfg.burst, nowMs),
+  ])
+  const plan = capacityPlan({ history, forecast, util, prices: pickBurstPrices(rows, cfg.burst), targetAllocationRatio: cfg.targetAllocationRatio })
+  return { forecast, plan, history }
+}
+
+/** Chargeback by team with core/chargeback.ts at the configured rate card and idle share; a failure becomes a warning. */
+async function chargebackOf(query: QueryFn, config: Config, span: TimeWindow & { nowMs: number }, teams: TeamUse[], warnings: string[]): Promise<Chargeback | null> {
+  try {
+    const card = config.analytics.rateCard
+    const [alloc, cap] = await Promise.all([allocationCost(query, { ...span, by: 'team', filters: {} }), capacityCost(query, span)])
+    const costs = costByKey(alloc, card)
+    const capacity = costByKey(cap, card).get('') ?? { gpuHours: 0, costUsd: 0, defaultRateGpuHours: 0, unpricedCloudGpuHours: 0 }
+    const util = new Map(teams.map((t) => [t.team, t]))
+    const inputs: ChargeInput[] = [...costs].map(([team, c]) => {
+      const u = util.get(team)
+      const known = u && u.knownGpuHours > 0
+      return { key: team === '' ? UNATTRIBUTED_ROW : team, allocatedGpuHours: c.gpuHours, allocatedCostUsd: c.costUsd, usedGpuHours: known ? u.usedGpuHours : null, utilUnknownGpuHours: Math.max(0, c.gpuHours - (u?.knownGpuHours ?? 0)) }
+    })
+    const result = chargeback(inputs, { capacityGpuHours: capacity.gpuHours, capacityCostUsd: capacity.costUsd }, config.analytics.idleShare)
+    if (capacity.defaultRateGpuHours > 0) warnings.push(`chargeback: ${Math.round(capacity.defaultRateGpuHours).toLocaleString('en-US')} GPU-hours of capacity were priced at the rate card's default $${card.defaultUsdPerGpuHour}/GPU-hour (a placeholder until set)`)
+    return result
+  } catch (err) {
+    warnings.push(`no chargeback: ${(err as Error).message}`)
+    return null
+  }
+}
+
+function daysOf(fleet: DemandSeries, util: readonly UtilHour[]): ReportDay[] {
+  const byHour = new Map(util.map((u) => [u.bucketMs, u]))
+  const cap = fleet.capacity ? dailyMeans(fleet.startMs, fleet.capacity) : null
+  const alloc = dailyMeans(fleet.startMs, fleet.allocated)
+  const pend = dailyMeans(fleet.startMs, fleet.pending)
+  return alloc.map((a, d) => {
+    let sum = 0
+    let n = 0
+    let used = 0
+    let usedHours = 0
+    for (let h = 0; h < 24; h++) {
+      const u = byHour.get(a.dayMs + h * HOUR_MS)
+      const i = (a.dayMs + h * HOUR_MS - fleet.startMs) / HOUR_MS
+      if (!u || u.weightedN === 0 || i < 0 || i >= fleet.allocated.length) continue
+      sum += u.weightedSum
+      n += u.weightedN
+      used += fleet.allocated[i]! * (u.weightedSum / u.weightedN)
+      usedHours++
+    }
+    return {
+      dayMs: a.dayMs, capacityGpus: cap?.[d]?.value ?? null, allocatedGpus: a.value, pendingGpus: pend[d]!.value, demandGpus: a.value + pend[d]!.value,
+      utilRatio: n > 0 ? sum / n : null, usedGpus: usedHours > 0 ? used / usedHours : null,
+    }
+  })
+}
+
+function totalsOf(fleet: DemandSeries, util: readonly UtilHour[]): ReportTotals {
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0)
+  const capacityGpuHours = fleet.capacity ? sum(fleet.capacity) : null
+  const allocatedGpuHours = sum(fleet.allocated)
+  const [ws, wn, samples, gr] = util.reduce((a, u) => [a[0] + u.weightedSum, a[1] + u.weightedN, a[2] + u.samples, a[3] + u.grEngineActiveSamples], [0, 0, 0, 0])
+  return {
+    capacityGpuHours, allocatedGpuHours, pendingGpuHours: sum(fleet.pending),
+    allocationRatio: capacityGpuHours ? allocatedGpuHours / capacityGpuHours : null,
+    utilRatio: wn > 0 ? ws / wn : null, utilMetric: utilMetricOf(samples, gr),
+  }
+}
+
+function wasteOf(teams: readonly TeamUse[]): TeamWaste[] {
+  return teams
+    .map((t) => {
+      const known = t.knownGpuHours > 0
+      return {
+        team: t.team === '' ? UNATTRIBUTED_ROW : t.team, allocatedGpuHours: t.allocatedGpuHours, measuredGpuHours: t.knownGpuHours,
+        utilRatio: known ? t.usedGpuHours / t.knownGpuHours : null, wasteGpuHours: known ? Math.max(0, t.knownGpuHours - t.usedGpuHours) : null,
+        unknownGpuHours: Math.max(0, t.allocatedGpuHours - t.knownGpuHours),
+      }
+    })
+    .sort((a, b) => (b.wasteGpuHours ?? -1) - (a.wasteGpuHours ?? -1) || b.allocatedGpuHours - a.allocatedGpuHours)
+}

@@ -1,0 +1,91 @@
+/**
+ * The report's tables as plain rows of strings, shared by the HTML and the
+ * Markdown so both say the same thing, and as raw values for the CSV files.
+ */
+import { backtestTable, BACKTEST_DIGITS, type PlainTable } from '../backtestReport'
+import { planMonthsTable } from '../planText'
+import { formatHours } from '../series'
+import { dailyForecast } from './charts'
+import type { QuarterReport } from './data'
+
+/** A titled table of display strings. */
+export interface TextTable {
+  title: string
+  columns: string[]
+  rows: string[][]
+}
+
+const num = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+const pct = (x: number | null) => (x === null ? 'unknown' : `${(x * 100).toFixed(1)}%`)
+const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+const fromPlain = (title: string, t: PlainTable | ReturnType<typeof planMonthsTable>, digits: Readonly<Record<string, number>> = {}): TextTable => ({
+  title,
+  columns: t.columns,
+  rows: t.rows.map((r) => t.columns.map((c) => {
+    const v = r[c]
+    if (v === null || v === undefined) return '-'
+    if (typeof v === 'boolean') return v ? 'yes' : ''
+    return typeof v === 'number' && digits[c] !== undefined ? v.toFixed(digits[c]) : String(v)
+  })),
+})
+
+/** The quarter in totals. */
+export function summaryTable(r: QuarterReport): TextTable {
+  const t = r.totals
+  return {
+    title: `${r.quarter} in figures (${iso(r.dataWindow.fromMs)} to ${iso(r.dataWindow.toMs)})`,
+    columns: ['measure', 'value'],
+    rows: [
+      ['capacity GPU-hours', num(t.capacityGpuHours, 0)],
+      ['allocated GPU-hours', num(t.allocatedGpuHours, 0)],
+      ['pending GPU-hours', num(t.pendingGpuHours, 0)],
+      ['allocation (allocated / capacity)', pct(t.allocationRatio)],
+      ['utilization of allocated GPUs', t.utilRatio === null ? 'unknown (no DCGM samples)' : `${pct(t.utilRatio)} (${t.utilMetric})`],
+    ],
+  }
+}
+
+/** The plan's monthly trend. */
+export const planTable = (r: QuarterReport): TextTable | null => (r.plan ? fromPlain('Month by month: measured, then forecast against today\'s capacity', planMonthsTable(r.plan)) : null)
+
+/** The backtest behind the forecast. */
+export function backtestTextTable(r: QuarterReport): TextTable | null {
+  if (!r.forecast) return null
+  const bt = r.forecast.backtest
+  return fromPlain(`Backtest at ${formatHours(bt.horizonHours)}, ${bt.originsMs.length} origins (model choice)`, backtestTable([{ horizonHours: bt.horizonHours, backtest: bt, choice: r.forecast.choice }]), BACKTEST_DIGITS)
+}
+
+/** Chargeback rows by team. */
+export function chargebackTable(r: QuarterReport): TextTable | null {
+  if (!r.chargeback) return null
+  return {
+    title: `Chargeback by team (idle share: ${r.chargeback.reconciliation.policy})`,
+    columns: ['team', 'allocated GPU-h', 'used GPU-h', 'idle GPU-h', 'unknown GPU-h', 'cost USD'],
+    rows: r.chargeback.rows.map((c) => [c.key, num(c.allocatedGpuHours), num(c.usedGpuHours), num(c.idleGpuHours), num(c.utilUnknownGpuHours), num(c.costUsd, 2)]),
+  }
+}
+
+/** Idle waste by team. */
+export function wasteTable(r: QuarterReport): TextTable {
+  return {
+    title: 'Idle waste by team: allocated GPU-hours × (1 − utilization), over the GPU-hours with DCGM samples',
+    columns: ['team', 'allocated GPU-h', 'measured GPU-h', 'utilization', 'waste GPU-h', 'unknown GPU-h'],
+    rows: r.waste.map((w) => [w.team, num(w.allocatedGpuHours), num(w.measuredGpuHours), pct(w.utilRatio), num(w.wasteGpuHours), num(w.unknownGpuHours)]),
+  }
+}
+
+/** The CSV files of the report, by file name (raw values; ratios 0..1). */
+export function csvTables(r: QuarterReport): Record<string, PlainTable> {
+  const probs = r.forecast?.quantileProbs ?? []
+  return {
+    'daily.csv': { columns: ['day', 'capacityGpus', 'allocatedGpus', 'pendingGpus', 'demandGpus', 'utilRatio', 'usedGpus'], rows: r.days.map((d) => ({ day: iso(d.dayMs), ...d })) },
+    'forecast-daily.csv': {
+      columns: ['day', ...probs.map((p) => `p${Math.round(p * 100)}Gpus`)],
+      rows: r.forecast ? dailyForecast(r.forecast).map((d) => ({ day: iso(d.dayMs), ...Object.fromEntries(probs.map((p, i) => [`p${Math.round(p * 100)}Gpus`, d.q[i]!])) })) : [],
+    },
+    'plan-months.csv': { columns: ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric'], rows: (r.plan?.months ?? []).map((m) => ({ ...m })) },
+    'chargeback.csv': { columns: ['team', 'allocatedGpuHours', 'usedGpuHours', 'idleGpuHours', 'costUsd'], rows: (r.chargeback?.rows ?? []).map((c) => ({ team: c.key, allocatedGpuHours: c.allocatedGpuHours, usedGpuHours: c.usedGpuHours, idleGpuHours: c.idleGpuHours, costUsd: c.costUsd })) },
+    'waste.csv': { columns: ['team', 'allocatedGpuHours', 'measuredGpuHours', 'utilRatio', 'wasteGpuHours', 'unknownGpuHours'], rows: r.waste.map((w) => ({ ...w })) },
+  }
+}

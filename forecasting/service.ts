@@ -1,0 +1,73 @@
+/**
+ * What the CLI and the API share: read a series from the store (or a trace)
+ * with the configured history, and run the forecasting pieces on it with the
+ * configured candidates and backtest shape.
+ */
+import { loadHeliosVcs } from '../collector/replay/traces/helios'
+import type { ForecastConfig } from '../config/forecast'
+import { InputError } from '../core/errors'
+import type { QueryFn } from '../core/ports'
+import { parseDuration, parseWindow } from '../core/windows'
+import type { BacktestOptions } from './backtestReport'
+import { burstPrices, utilizationHourly } from '../store/queries/demand'
+import { demandSeries, loadDemand, parseSelector, toFilter, type DemandSeries } from './demand'
+import { forecastSeries, type ForecastOptions } from './forecast'
+import { capacityPlan, pickBurstPrices, type CapacityPlan } from './plan'
+import { endOf, HOUR_MS, type HourlySeries } from './series'
+import { heliosHourlyDemand } from './traces'
+
+const DAY_MS = 24 * HOUR_MS
+
+/** Backtest options from config. */
+export const backtestOptions = (cfg: ForecastConfig): BacktestOptions => ({ modelIds: cfg.models, origins: cfg.backtestOrigins, strideHours: cfg.originStrideHours })
+
+/** Forecast options from config for a horizon in hours. */
+export const forecastOptions = (cfg: ForecastConfig, horizonHours: number): ForecastOptions => ({ ...backtestOptions(cfg), horizonHours })
+
+/**
+ * Parses a horizon: a duration of whole hours (`24h`, `7d`, `13w`), or a UTC
+ * quarter (`2026-Q4`) meaning "through the end of that quarter" from `originMs`.
+ */
+export function parseHorizonHours(text: string, originMs: number): number {
+  const trimmed = text.trim()
+  const ms = /^\d{4}-[Qq]\d$/.test(trimmed) ? parseWindow(trimmed, originMs).toMs - originMs : parseDuration(trimmed)
+  if (ms <= 0) throw new InputError(`bad horizon '${text}': the quarter ends before the forecast starts (${new Date(originMs).toISOString()})`)
+  if (ms % HOUR_MS !== 0) throw new InputError(`bad horizon '${text}': expected whole hours, like 24h, 7d or 13w`)
+  return ms / HOUR_MS
+}
+
+/** Reads one series' demand and capacity for the configured history ending now. */
+export function loadHistory(query: QueryFn, selector: string, cfg: ForecastConfig, nowMs: number): Promise<DemandSeries> {
+  return loadDemand(query, selector, { fromMs: nowMs - cfg.historyDays * DAY_MS, toMs: nowMs }, nowMs)
+}
+
+/** The Helios VC sequences in a folder as one hourly demand series; `pool=<vc>` selects VCs, `fleet` takes all. */
+export async function heliosSeries(dir: string, selector: string): Promise<HourlySeries> {
+  const sel = parseSelector(selector)
+  const other = Object.keys(sel).filter((k) => k !== 'pool')
+  if (other.length > 0) throw new InputError(`a Helios trace series is 'fleet' or pool=<vc>; it has no ${other.join(', ')}`)
+  const { minutes } = await loadHeliosVcs(dir)
+  return heliosHourlyDemand(minutes, sel.pool)
+}
+
+/** The series as the forecasting shape, and when its forecast starts. */
+export function historyOf(d: DemandSeries): { series: HourlySeries; originMs: number } {
+  const series = demandSeries(d)
+  return { series, originMs: endOf(series) }
+}
+
+/** Plans capacity for a series (cluster, pool or GPU model; not a team) over a horizon (a duration or a quarter; default config planHorizon). */
+export async function buildPlan(query: QueryFn, selector: string, horizon: string | undefined, cfg: ForecastConfig, nowMs: number): Promise<{ plan: CapacityPlan; warnings: string[] }> {
+  const sel = parseSelector(selector)
+  if (sel.team) throw new InputError(`a capacity plan needs capacity, which belongs to nodes: plan a cluster, pool or GPU model, not team '${sel.team.join(',')}'`)
+  const history = await loadHistory(query, selector, cfg, nowMs)
+  const { series, originMs } = historyOf(history)
+  const horizonHours = parseHorizonHours(horizon ?? cfg.planHorizon, originMs)
+  const forecast = forecastSeries(series, forecastOptions(cfg, horizonHours))
+  const [util, priceRows] = await Promise.all([
+    utilizationHourly(query, toFilter(sel), { fromMs: series.startMs, toMs: originMs, nowMs, stepMs: HOUR_MS }),
+    burstPrices(query, cfg.burst, nowMs),
+  ])
+  const plan = capacityPlan({ history, forecast, util, prices: pickBurstPrices(priceRows, cfg.burst), targetAllocationRatio: cfg.targetAllocationRatio })
+  return { plan, warnings: history.warnings }
+}

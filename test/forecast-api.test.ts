@@ -1,0 +1,165 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Command } from 'commander'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../api/app'
+import { createMetrics } from '../api/metrics'
+import { registerForecastCommands } from '../cli/forecast'
+import { backfill } from '../collector/replay/backfill'
+import { clusterFromHelios } from '../collector/replay/sim/fromHelios'
+import { loadHeliosVcs } from '../collector/replay/traces/helios'
+import type { Config } from '../config/schema'
+import { sharedFixtures } from './helpers/fixtures'
+import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+
+// The Helios Earth month in chDB (ending 2026-07-01), served by the API and read by the
+// forecast CLI commands; "now" is the end of the trace.
+const HOUR = 3_600_000
+const END = Date.parse('2026-07-01T00:00:00Z')
+let ts: TestStore
+let server: Server
+let base: string
+
+beforeAll(async () => {
+  ts = await openTestStore()
+  const { minutes } = await loadHeliosVcs(sharedFixtures('helios', 'Earth_vcs_2020-05'))
+  const sim = clusterFromHelios(minutes, END)
+  await backfill(sim, ts.writers.sinks, { fromMs: sim.beginMs, toMs: END, sampleStepMs: 0, notebookStepMs: HOUR, kubernetes: ts.config.collector.kubernetes })
+  await ts.writers.flush()
+  const app = createApp({
+    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
+    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => END },
+  })
+  server = app.listen(0, '127.0.0.1')
+  await new Promise<void>((r) => server.once('listening', () => r()))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}, 300_000)
+
+afterAll(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await ts?.close()
+})
+
+async function get(path: string, status = 200): Promise<any> {
+  const res = await fetch(base + path)
+  expect(res.status).toBe(status)
+  return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
+}
+
+/** Runs `gpuscope forecast ...` in-process on the test store; returns what it printed. */
+async function cli(...args: string[]): Promise<string> {
+  const lines: string[] = []
+  const program = new Command().exitOverride()
+  const loaded = { config: ts.config as Config, file: undefined, envVars: [] }
+  registerForecastCommands(program, () => loaded, { openStore: async () => ({ ...ts.store, close: async () => {} }), out: (t) => lines.push(t), now: () => END })
+  await program.parseAsync(['node', 'gpuscope', 'forecast', ...args])
+  return lines.join('\n')
+}
+
+describe('GET /api/v1/forecast', () => {
+  it('forecasts the next 24 h of Helios demand hour by hour with P5..P95, choosing a model that beats seasonal naive', async () => {
+    const body = await get('/api/v1/forecast?series=cluster=helios-earth&horizon=24h')
+    expect(body.status).toBe('success')
+    const d = body.data
+    expect(d.series).toBe('cluster=helios-earth')
+    expect(d.originTs).toBe('2026-07-01T00:00:00.000Z')
+    expect(d.points).toHaveLength(24)
+    expect(d.points[0].ts).toBe('2026-07-01T00:00:00.000Z')
+    expect(d.quantileProbs).toEqual([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    expect(d.choice.naive).toBe(false)
+    expect(d.choice.score.smapeRatio).toBeLessThan(d.choice.bar.smapeRatio)
+    expect(d.backtest.residuals).toBeUndefined()
+  })
+
+  it('answers CSV with one row per hour and a column per quantile', async () => {
+    const csv: string = await get('/api/v1/forecast?series=cluster=helios-earth&horizon=24h&format=csv')
+    const lines = csv.trim().split('\n')
+    expect(lines[0]).toBe('ts,pointGpus,p5Gpus,p10Gpus,p25Gpus,p50Gpus,p75Gpus,p90Gpus,p95Gpus')
+    expect(lines).toHaveLength(25)
+  })
+
+  it.each([
+    { name: 'an unknown cluster is 404', path: '/api/v1/forecast?series=cluster=nope', status: 404, type: 'not_found' },
+    { name: 'a bad horizon is 400', path: '/api/v1/forecast?series=fleet&horizon=soon', status: 400, type: 'bad_input' },
+    { name: 'an unknown parameter is 400', path: '/api/v1/forecast?cluster=x', status: 400, type: 'bad_input' },
+  ])('$name', async ({ path, status, type }) => {
+    const body = await get(path, status)
+    expect(body.error.type).toBe(type)
+  })
+})
+
+describe('GET /api/v1/forecast/backtest', () => {
+  it('backtests at 24 h and 7 d and skips 28 d on 31 days of history, with the reason', async () => {
+    const body = await get('/api/v1/forecast/backtest?series=cluster=helios-earth')
+    const outcomes = body.data.outcomes
+    expect(outcomes.map((o: any) => o.horizonHours)).toEqual([24, 168, 672])
+    const day = outcomes[0].backtest.scores.find((s: any) => s.modelId === 'snaive24')
+    expect(Math.round(day.smapeRatio * 1000) / 10).toBe(11.3)
+    expect(outcomes[2].skipped).toBe('needs 35 d of history (7 origins 24 h apart), the series has 31 d')
+  })
+})
+
+describe('GET /api/v1/capacity-plan', () => {
+  it('plans a quarter for Helios with the config fallback prices while the prices table is empty, and says so', async () => {
+    const body = await get('/api/v1/capacity-plan?cluster=helios-earth')
+    const plan = body.data
+    expect(plan.horizonHours).toBe(13 * 168)
+    expect(plan.capacityGpus).toBe(856)
+    expect(plan.burst.prices.fallback).toBe(true)
+    expect(plan.burst.prices.spot).toEqual({ usdPerGpuHour: 0.85, source: 'config fallback (forecast.burst.fallbackSpotUsdPerGpuHour)' })
+    expect(plan.burst.p90.spotCostUsd).toBeCloseTo(plan.burst.p90.gpuHours * 0.85, 6)
+    expect(plan.buy.capacityNeededGpus).toBe(Math.ceil(plan.peak.p90Gpus / 0.85 - 1e-9))
+    expect(plan.buy.gpus).toBe(Math.max(0, plan.buy.capacityNeededGpus - 856))
+    expect(plan.months.map((m: any) => m.month)).toEqual(['2026-05', '2026-06', '2026-07', '2026-08', '2026-09'])
+    const june = plan.months[1]
+    expect(june.actualHours).toBe(720)
+    expect(june.utilRatio).toBeNull()
+  })
+
+  it('prices bursting from the prices table when it has spot and on-demand rows, cheapest per GPU-hour', async () => {
+    const at = END - 30 * 24 * HOUR
+    await ts.writers.sinks.prices.write([
+      { provider: 'aws', region: 'us-east-1', instanceType: 'p4d.24xlarge', lifecycle: 'on-demand', gpus: 8, usdPerHour: 32.7726, effectiveFromMs: at },
+      { provider: 'aws', region: 'us-east-1', instanceType: 'p4d.24xlarge', lifecycle: 'spot', gpus: 8, usdPerHour: 6.7915, effectiveFromMs: at },
+      { provider: 'aws', region: 'us-east-1', instanceType: 'p5.48xlarge', lifecycle: 'on-demand', gpus: 8, usdPerHour: 98.32, effectiveFromMs: at },
+    ])
+    await ts.writers.flush()
+    const plan = (await get('/api/v1/capacity-plan?cluster=helios-earth&horizon=4w')).data
+    expect(plan.burst.prices.fallback).toBe(false)
+    expect(plan.burst.prices.onDemand.usdPerGpuHour).toBeCloseTo(32.7726 / 8, 9)
+    expect(plan.burst.prices.onDemand.source).toBe('prices table: aws us-east-1 p4d.24xlarge on-demand')
+    expect(plan.burst.prices.spot.usdPerGpuHour).toBeCloseTo(6.7915 / 8, 9)
+  })
+
+  it('has no team parameter: capacity belongs to nodes', async () => {
+    const body = await get('/api/v1/capacity-plan?cluster=helios-earth&team=vision', 400)
+    expect(body.error.message).toBe("bad query: unknown parameter(s) 'team'")
+  })
+})
+
+describe('gpuscope forecast (CLI)', () => {
+  it('backtest prints a table per horizon and the choice, naming the baseline', async () => {
+    const out = await cli('backtest', '--series', 'cluster=helios-earth', '--horizon', '24h')
+    expect(out).toMatch(/^backtest of cluster=helios-earth: 31 d of hourly demand from 2026-05-31T00:00Z/)
+    expect(out).toMatch(/24 h\s+snaive24\s+11\.33\s+1\.000\s+75\.9/)
+    expect(out).toContain('24 h: mean of seasonal naive (24 h) and Holt-Winters damped (daily + weekly) beats seasonal naive (24 h)')
+  })
+
+  it('plan prints the dates, the GPUs to buy and the burst alternative with its price source', async () => {
+    const out = await cli('plan', '--series', 'cluster=helios-earth', '--horizon', '2026-Q3')
+    expect(out).toContain('Capacity plan for cluster=helios-earth, 2026-07-01 to 2026-10-01 (92 d)')
+    expect(out).toMatch(/P90 demand (first exceeds capacity on \d{4}-\d\d-\d\d|stays within capacity)/)
+    expect(out).toMatch(/Buy: (no GPUs|\d+ GPUs)/)
+    expect(out).toContain('Burst prices: spot $0.85/GPU-h from prices table: aws us-east-1 p4d.24xlarge spot')
+  })
+
+  it('plan refuses a team series, naming why', async () => {
+    const teams = (await cli('list')).split('\n').filter((s) => s.startsWith('team='))
+    await expect(cli('plan', '--series', teams[0]!)).rejects.toThrow(/a capacity plan needs capacity, which belongs to nodes: plan a cluster, pool or GPU model, not team/)
+  })
+
+  it('list names the series the store can forecast', async () => {
+    const out = await cli('list')
+    expect(out.split('\n')).toContain('cluster=helios-earth')
+  })
+})

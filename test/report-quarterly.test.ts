@@ -1,0 +1,171 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { chromium } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../api/app'
+import { createMetrics } from '../api/metrics'
+import { registerReportCommands } from '../cli/report'
+import { backfill } from '../collector/replay/backfill'
+import { clusterFromHelios } from '../collector/replay/sim/fromHelios'
+import { loadHeliosVcs } from '../collector/replay/traces/helios'
+import type { Config } from '../config/schema'
+import { loadQuarterReport, type QuarterReport } from '../forecasting/report/index'
+import { sharedFixtures } from './helpers/fixtures'
+import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+
+// The Helios Earth month in chDB ending 2026-07-01 (so it is June 2026 and the last day of
+// May), with GPU samples for the last week; the 2026-Q2 report is made "on" 2026-07-01.
+const HOUR = 3_600_000
+const END = Date.parse('2026-07-01T00:00:00Z')
+const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+const haveChromium = existsSync(CHROMIUM)
+const inCi = Boolean(process.env.CI)
+if (!haveChromium && !inCi) console.warn(`report-quarterly: browser test skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`)
+
+let ts: TestStore
+let server: Server
+let base: string
+let out: string
+let report: QuarterReport
+
+beforeAll(async () => {
+  ts = await openTestStore()
+  out = mkdtempSync(join(tmpdir(), 'gpuscope-report-'))
+  const { minutes } = await loadHeliosVcs(sharedFixtures('helios', 'Earth_vcs_2020-05'))
+  const sim = clusterFromHelios(minutes, END)
+  await backfill(sim, ts.writers.sinks, {
+    fromMs: sim.beginMs, toMs: END, sampleStepMs: 30 * 60_000, samplesFromMs: END - 7 * 24 * HOUR, notebookStepMs: HOUR, kubernetes: ts.config.collector.kubernetes,
+  })
+  await ts.writers.flush()
+  report = await loadQuarterReport(ts.store.query, ts.config, '2026-Q2', END)
+  const app = createApp({
+    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
+    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => END },
+  })
+  server = app.listen(0, '127.0.0.1')
+  await new Promise<void>((r) => server.once('listening', () => r()))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}, 600_000)
+
+afterAll(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await ts?.close()
+  if (out) rmSync(out, { recursive: true, force: true })
+})
+
+async function cli(...args: string[]): Promise<string[]> {
+  const lines: string[] = []
+  const program = new Command().exitOverride()
+  const loaded = { config: ts.config as Config, file: undefined, envVars: [] }
+  registerReportCommands(program, () => loaded, { openStore: async () => ({ ...ts.store, close: async () => {} }), out: (t) => lines.push(t), now: () => END })
+  await program.parseAsync(['node', 'gpuscope', 'report', ...args])
+  return lines
+}
+
+describe('quarterly report data', () => {
+  it('covers the part of 2026-Q2 the store has (from 2026-05-31) and says so', () => {
+    expect(report.dataWindow).toEqual({ fromMs: Date.parse('2026-05-31T00:00:00Z'), toMs: END })
+    expect(report.days).toHaveLength(31)
+    expect(report.warnings[0]).toBe('the store has data from 2026-05-31T00:00:00.000Z only: earlier days of the quarter are not shown')
+    expect(report.totals.capacityGpuHours).toBe(856 * 744)
+  })
+
+  it('knows utilization only for the days with GPU samples, never as 0 for the others', () => {
+    expect(report.days[0]!.utilRatio).toBeNull()
+    expect(report.days[30]!.utilRatio).toBeGreaterThan(0)
+    expect(report.totals.utilMetric).not.toBeNull()
+  })
+
+  it('forecasts 2026-Q3 with a plan, charges back by team with core/chargeback.ts, and lists findings', () => {
+    expect(report.nextQuarter).toBe('2026-Q3')
+    expect(report.forecast?.horizonHours).toBe(92 * 24)
+    expect(report.plan?.capacityGpus).toBe(856)
+    const cb = report.chargeback!
+    expect(cb.reconciliation.reconciled).toBe(true)
+    expect(cb.rows.reduce((n, r) => n + r.costCents, 0)).toBe(Math.round(cb.reconciliation.fleetCostUsd * 100))
+    expect(report.waste.some((w) => w.wasteGpuHours !== null && w.wasteGpuHours > 0)).toBe(true)
+    expect(report.findings.length).toBeGreaterThanOrEqual(5)
+    expect(report.findings.some((f) => /^Allocation averaged \d+\.\d% of capacity/.test(f))).toBe(true)
+  })
+})
+
+describe('gpuscope report quarterly', () => {
+  it('writes self-contained HTML, Markdown and CSV files', async () => {
+    const lines = await cli('quarterly', '--quarter', '2026-Q2', '--out', out)
+    expect(lines).toHaveLength(7)
+    expect(readdirSync(out).sort()).toEqual([
+      'gpuscope-2026-Q2-chargeback.csv', 'gpuscope-2026-Q2-daily.csv', 'gpuscope-2026-Q2-forecast-daily.csv', 'gpuscope-2026-Q2-plan-months.csv',
+      'gpuscope-2026-Q2-waste.csv', 'gpuscope-2026-Q2.html', 'gpuscope-2026-Q2.md',
+    ])
+    const html = readFileSync(join(out, 'gpuscope-2026-Q2.html'), 'utf8')
+    expect(html).not.toMatch(/<script|<link|\ssrc=|href=|@import|url\(/i)
+    expect(html.match(/<svg /g)?.length).toBeGreaterThanOrEqual(3)
+    const md = readFileSync(join(out, 'gpuscope-2026-Q2.md'), 'utf8')
+    expect(md).toContain('## Top findings')
+    expect(md).toContain('## Capacity plan')
+    expect(readFileSync(join(out, 'gpuscope-2026-Q2-daily.csv'), 'utf8').split('\n')[0]).toBe('day,capacityGpus,allocatedGpus,pendingGpus,demandGpus,utilRatio,usedGpus')
+  })
+
+  it('refuses a malformed quarter', async () => {
+    await expect(cli('quarterly', '--quarter', '2026-Q5', '--out', out)).rejects.toThrow("bad --quarter '2026-Q5': expected a quarter like 2026-Q3")
+  })
+})
+
+describe('GET /api/v1/reports/quarterly', () => {
+  it('serves the report as HTML', async () => {
+    const res = await fetch(`${base}/api/v1/reports/quarterly?quarter=2026-Q2`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(await res.text()).toMatch(/^<!DOCTYPE html>[\s\S]*GPU capacity report 2026-Q2/)
+  })
+
+  it.each([
+    { q: 'quarter=2026-Q9', message: 'bad query: quarter: expected a quarter like 2026-Q3' },
+    { q: 'quarter=2026-Q4', message: 'quarter 2026-Q4 has not started yet (now is 2026-07-01T00:00:00.000Z)' },
+  ])('answers 400 for $q', async ({ q, message }) => {
+    const res = await fetch(`${base}/api/v1/reports/quarterly?${q}`)
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as any).error.message).toBe(message)
+  })
+})
+
+describe('the HTML report in a real browser', () => {
+  it.skipIf(!haveChromium && !inCi)(`draws every chart in headless Chromium${haveChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, async () => {
+    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: apt-get install -y chromium`)
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    try {
+      const page = await browser.newPage()
+      const external: string[] = []
+      await page.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : (external.push(route.request().url()), route.abort())))
+      await page.goto(`file://${join(out, 'gpuscope-2026-Q2.html')}`)
+      const charts = await page.$$eval('svg.chart', (svgs) =>
+        svgs.map((svg) => ({
+          id: svg.id,
+          box: svg.getBoundingClientRect().width * svg.getBoundingClientRect().height,
+          paths: [...svg.querySelectorAll('path')].map((p) => {
+            const b = (p as any).getBBox()
+            return { cls: p.getAttribute('class'), d: (p.getAttribute('d') ?? '').length, w: b.width, h: b.height, len: (p as any).getTotalLength() }
+          }),
+          bars: [...svg.querySelectorAll('rect.bar')].map((r) => (r as any).getBBox().width),
+        })),
+      )
+      expect(external).toEqual([])
+      expect(charts.map((c) => c.id)).toEqual(['chart-quarter', 'chart-fan', 'chart-chargeback', 'chart-waste'])
+      for (const c of charts) expect(c.box).toBeGreaterThan(0)
+      const quarter = charts[0]!
+      expect(quarter.paths.filter((p) => p.cls === 'line')).toHaveLength(4)
+      for (const p of quarter.paths) expect(p.d > 0 && p.len > 0 && p.w > 0).toBe(true)
+      const fan = charts[1]!
+      expect(fan.paths.filter((p) => p.cls === 'band' && p.w > 0 && p.h > 0)).toHaveLength(2)
+      expect(fan.paths.filter((p) => p.cls === 'line' && p.len > 0).length).toBeGreaterThanOrEqual(3)
+      expect(charts[2]!.bars.every((w) => w > 0)).toBe(true)
+    } finally {
+      await browser.close()
+    }
+  })
+})
