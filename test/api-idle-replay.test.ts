@@ -1,13 +1,10 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
-import { createMetrics } from '../api/metrics'
 import { backfill } from '../collector/replay/backfill'
 import { clusterFromHelios } from '../collector/replay/sim/fromHelios'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import { sharedFixtures } from './helpers/fixtures'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { startTestApp, type TestApp } from './helpers/app'
 
 // A realistic sanity check: the Helios Earth replay (856 GPUs) with the served replay's
 // 5-minute samples over its last 26 hours. The simulation abandons about 45% of its
@@ -17,7 +14,7 @@ const MIN = 60_000
 const HOUR = 60 * MIN
 const END = Math.floor(Date.now() / MIN) * MIN
 let ts: TestStore
-let server: Server
+let app: TestApp
 let base: string
 
 beforeAll(async () => {
@@ -26,17 +23,12 @@ beforeAll(async () => {
   const sim = clusterFromHelios(minutes, END)
   await backfill(sim, ts.writers.sinks, { fromMs: sim.beginMs, toMs: END, sampleStepMs: 5 * MIN, samplesFromMs: END - 26 * HOUR, notebookStepMs: 5 * MIN, kubernetes: ts.config.collector.kubernetes })
   await ts.writers.flush()
-  const app = createApp({
-    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
-    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => END },
-  })
-  server = app.listen(0, '127.0.0.1')
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  app = await startTestApp(ts, { now: () => END })
+  base = app.base
 })
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await app?.close()
   await ts?.close()
 })
 

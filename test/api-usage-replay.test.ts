@@ -1,14 +1,11 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
-import { createMetrics } from '../api/metrics'
 import { backfill } from '../collector/replay/backfill'
 import { clusterFromHelios } from '../collector/replay/sim/fromHelios'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import { bucketGpuMs, usageGrid, type KeyedInterval } from '../core/usage'
 import { sharedFixtures } from './helpers/fixtures'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { startTestApp, type TestApp } from './helpers/app'
 
 // A realistic sanity check: the Helios Earth month (856 V100s, 16 VCs) replayed into the
 // store, read back through the API, and held to the core definitions.
@@ -18,7 +15,7 @@ const END = Math.floor(Date.now() / MINUTE) * MINUTE
 const iso = (ms: number) => new Date(ms).toISOString()
 
 let ts: TestStore
-let server: Server
+let app: TestApp
 let base: string
 let beginMs: number
 
@@ -37,17 +34,12 @@ beforeAll(async () => {
   const done = backfill(sim, ts.writers.sinks, opts)
   await done
   await ts.writers.flush()
-  const app = createApp({
-    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
-    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => END },
-  })
-  server = app.listen(0, '127.0.0.1')
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  app = await startTestApp(ts, { now: () => END })
+  base = app.base
 }, 300_000)
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await app?.close()
   await ts?.close()
 })
 

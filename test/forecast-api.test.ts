@@ -1,42 +1,27 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Command } from 'commander'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
-import { createMetrics } from '../api/metrics'
 import { registerForecastCommands } from '../cli/forecast'
-import { backfill } from '../collector/replay/backfill'
-import { clusterFromHelios } from '../collector/replay/sim/fromHelios'
-import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import type { Config } from '../config/schema'
-import { sharedFixtures } from './helpers/fixtures'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { backfillHelios, startTestApp, type TestApp } from './helpers/app'
 
 // The Helios Earth month in chDB (ending 2026-07-01), served by the API and read by the
 // forecast CLI commands; "now" is the end of the trace.
 const HOUR = 3_600_000
 const END = Date.parse('2026-07-01T00:00:00Z')
 let ts: TestStore
-let server: Server
+let app: TestApp
 let base: string
 
 beforeAll(async () => {
   ts = await openTestStore()
-  const { minutes } = await loadHeliosVcs(sharedFixtures('helios', 'Earth_vcs_2020-05'))
-  const sim = clusterFromHelios(minutes, END)
-  await backfill(sim, ts.writers.sinks, { fromMs: sim.beginMs, toMs: END, sampleStepMs: 0, notebookStepMs: HOUR, kubernetes: ts.config.collector.kubernetes })
-  await ts.writers.flush()
-  const app = createApp({
-    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
-    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => END },
-  })
-  server = app.listen(0, '127.0.0.1')
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  await backfillHelios(ts, END)
+  app = await startTestApp(ts, { now: () => END })
+  base = app.base
 }, 300_000)
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await app?.close()
   await ts?.close()
 })
 

@@ -1,13 +1,9 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
-import { createMetrics } from '../api/metrics'
 import { registerReportCommands } from '../cli/report'
 import { backfill } from '../collector/replay/backfill'
 import { clusterFromHelios } from '../collector/replay/sim/fromHelios'
@@ -15,7 +11,8 @@ import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import type { Config } from '../config/schema'
 import { loadQuarterReport, type QuarterReport } from '../forecasting/report/index'
 import { sharedFixtures } from './helpers/fixtures'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { startTestApp, type TestApp } from './helpers/app'
 
 // The Helios Earth month in chDB ending 2026-07-01 (so it is June 2026 and the last day of
 // May), with GPU samples for the last week; the 2026-Q2 report is made "on" 2026-07-01.
@@ -28,7 +25,7 @@ const inCi = Boolean(process.env.CI)
 if (!haveChromium && !inCi) console.warn(`report-quarterly: browser test skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`)
 
 let ts: TestStore
-let server: Server
+let app: TestApp
 let base: string
 let out: string
 let report: QuarterReport
@@ -43,17 +40,12 @@ beforeAll(async () => {
   })
   await ts.writers.flush()
   report = await loadQuarterReport(ts.store.query, ts.config, '2026-Q2', END)
-  const app = createApp({
-    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
-    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => END },
-  })
-  server = app.listen(0, '127.0.0.1')
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  app = await startTestApp(ts, { now: () => END })
+  base = app.base
 }, 600_000)
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await app?.close()
   await ts?.close()
   if (out) rmSync(out, { recursive: true, force: true })
 })
