@@ -14,7 +14,7 @@ export const replaySchema = z.strictObject({
   /** History written at start (workload intervals, node state). */
   backfillDays: z.number().int().min(0).max(365).default(30),
   /** GPU samples and notebook activity are backfilled for this many of the last days (raw samples past the TTL are dropped). */
-  sampleDays: z.number().int().min(0).max(365).default(30),
+  sampleDays: z.number().int().min(0).max(365).default(7),
   /** Resolution of backfilled GPU samples. */
   sampleStepMs: z.number().int().min(15_000).default(300_000),
   /** Virtual seconds per real second in the live replay. */
