@@ -1,6 +1,7 @@
 import { OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi'
 import express, { Router, type Express, type RequestHandler } from 'express'
 import type { Logger } from '../core/ports'
+import { registerAdmissionHook } from '../alerts/admission'
 import { ok } from './envelope'
 import { errorHandler, notFoundHandler } from './errorHandler'
 import type { Metrics } from './metrics'
@@ -59,6 +60,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi)
   })
+  // Outside the /api/v1 router: the API server calls it without a gpuscope token, and it must fail open.
+  registerAdmissionHook(app, deps.routes)
   app.use(api)
 
   app.use(notFoundHandler)

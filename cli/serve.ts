@@ -1,5 +1,7 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { startAdmissionTls } from '../alerts/admission'
+import { startAlerts, type AlertsService } from '../alerts/schedule'
 import { createApp } from '../api/app'
 import { createAuth } from '../api/authMiddleware'
 import { registerFleetMetrics, type FleetMetrics } from '../api/fleetMetrics'
@@ -40,6 +42,8 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
   let startupError: string | undefined
   let scheduler: CollectorScheduler | undefined
   let fleet: FleetMetrics | undefined
+  let alerts: AlertsService | undefined
+  let admissionTls: Awaited<ReturnType<typeof startAdmissionTls>>
   let replayState: string | undefined
   const replayAbort = new AbortController()
   let replayRun: Promise<void> | undefined
@@ -72,6 +76,8 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     logger.info({ store: store.mode, location: store.location, applied: result.applied, ttlChanged: result.ttlChanged }, 'store ready')
     fleet = registerFleetMetrics(metrics.registry, { query: store.query, logger, now: Date.now, idle: config.idle })
     fleet.start()
+    alerts = startAlerts({ config, query: store.query, sinks: writers.sinks, logger, now: Date.now })
+    admissionTls = await startAdmissionTls({ config, query: store.query, logger, now: Date.now })
     const deps = { sinks: writers.sinks, query: store.query, logger, now: Date.now }
     const startCollectors = async (effective: typeof config, now: () => number = Date.now) => {
       const sources = buildSources(effective, { ...deps, now })
@@ -125,6 +131,8 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
       await closeServer(server)
       replayAbort.abort(new Error('shutting down'))
       await replayRun
+      await admissionTls?.close()
+      await alerts?.stop() // waits for a run in flight so its audit rows are written
       await scheduler?.stop()
       await live?.stop()
       await fleet?.stop() // waits for a refresh in flight, so the store closes after it
