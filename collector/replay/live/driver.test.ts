@@ -4,7 +4,7 @@ import { notebookBaseUrl } from '../../jupyter/client'
 import type { SimCluster } from '../sim/cluster'
 import { startLiveReplay, type LiveReplay, type LiveReplayOptions } from './driver'
 import type { KubeObj, KubeResource } from './kubeApi'
-import { testCluster } from './testCluster'
+import { testCluster } from '../../../test/helpers/testCluster'
 
 const MIN = 60_000
 const T0 = Date.UTC(2026, 2, 2, 10, 0)

@@ -6,7 +6,7 @@ import { parseExposition } from '../../dcgm/exposition'
 import { parseDcgmScrape } from '../../dcgm/parse'
 import { nodeSamplesAt, podsByNode } from '../sim/samples'
 import { EXPOSITION_CONTENT_TYPE, exporterPath, exporterText, startExporterServer, type LiveServer } from './exporter'
-import { testCluster } from './testCluster'
+import { testCluster } from '../../../test/helpers/testCluster'
 
 const T0 = Date.UTC(2026, 2, 2, 10, 0)
 const sim = testCluster(T0)

@@ -8,7 +8,7 @@ import { activityAt, lastNotebookActivity } from '../sim/activity'
 import { runningAt, type SimPod } from '../sim/cluster'
 import { kernelId, kernelsBody, kernelState, startJupyterServer, statusBody } from './jupyter'
 import type { LiveServer } from './exporter'
-import { testCluster } from './testCluster'
+import { testCluster } from '../../../test/helpers/testCluster'
 
 const MIN = 60_000
 const T0 = Date.UTC(2026, 2, 2, 10, 0)

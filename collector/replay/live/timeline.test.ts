@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { SimPod } from '../sim/cluster'
 import { FINISHED_POD_TTL_MS } from '../sim/objects'
 import { firstEventAfter, Laps, podEvents } from './timeline'
-import { testCluster } from './testCluster'
+import { testCluster } from '../../../test/helpers/testCluster'
 
 const T0 = Date.UTC(2026, 2, 2, 10, 0)
 const TTL = FINISHED_POD_TTL_MS

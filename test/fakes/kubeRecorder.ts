@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { closeServer, listenLoopback } from '../../collector/replay/live/http'
 import { kubeStatus } from '../../collector/replay/live/kubeApi'
-import type { KubeObject } from '../enforcer/kube'
+import type { KubeObject } from '../../alerts/enforcer/kube'
 
 /** One request as the recorder saw it. */
 export interface RecordedRequest {

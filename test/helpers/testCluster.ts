@@ -1,6 +1,6 @@
-import type { SimCluster, SimNode, SimPod } from '../sim/cluster'
-import { gpuSpecOf, simGpu } from '../sim/gpus'
-import { profileOf, type SimKind, type WorkloadProfile } from '../sim/profiles'
+import type { SimCluster, SimNode, SimPod } from '../../collector/replay/sim/cluster'
+import { gpuSpecOf, simGpu } from '../../collector/replay/sim/gpus'
+import { profileOf, type SimKind, type WorkloadProfile } from '../../collector/replay/sim/profiles'
 
 /**
  * A tiny hand-made simulated cluster for tests of the live replay: small
