@@ -10,7 +10,7 @@ import { createWriters } from '../store/sinks'
 import { gpuSamplesSpec } from '../store/tables'
 import { encodeRows } from '../store/tsv'
 import { positiveIntFlag, type Benchmark } from './benchmark'
-import { mib, secondsSince, stderrLogger, watchRss } from './measure'
+import { mib, secondsSince, stderrLogger, watchRss, type RssReport } from './measure'
 import { syntheticScrapes } from './synthetic'
 
 /**
@@ -21,8 +21,8 @@ import { syntheticScrapes } from './synthetic'
  */
 
 const DEFAULT_ROWS = 2_000_000
-/** Best of 50k/100k/250k/500k here (docs/benchmarks.md); also the writer's default. */
-const DEFAULT_BATCH = 100_000
+/** What ships: the writer's configured default (docs/benchmarks.md has the 50k..500k sweep). */
+const DEFAULT_BATCH = defaultConfig().store.writer.batchRows
 const PROGRESS_EVERY_MS = 2_000
 
 interface IngestOptions {
@@ -35,9 +35,13 @@ interface IngestOptions {
 /** What the timed write path measured. */
 interface WriteTiming {
   seconds: number
-  insertSeconds: number
+  /** CPU time of the whole process (JS thread, chDB threads, merges) over the same span. */
+  cpuSeconds: number
+  /** Sum of the insert calls' durations as JS sees them; the writer encodes the next batch meanwhile, so this overlaps encoding. */
+  insertCallSeconds: number
   inserts: number
   bodyBytes: number
+  rss: RssReport
 }
 
 const VERIFY = `SELECT
@@ -82,55 +86,59 @@ async function runIn(dir: string, opts: IngestOptions): Promise<number> {
   const rssAfterGenerate = process.memoryUsage().rss
   process.stderr.write(`ingest: generated ${fmt(opts.rows)} rows in ${generateSeconds.toFixed(2)} s; writing to ${dir}\n`)
 
+  // Before the store opens, so no background merge competes with it (and the encoder is warm for the run, as in a long-lived server).
+  const encodeAloneSeconds = timeEncode(scrapes, opts.batchRows)
   const config: StoreConfig = { ...defaultConfig().store, path: dir }
   const store = await createStore(config)
   try {
     await migrate(store, config)
     const before = await counts(store)
     const timing = await timedWrite(store, { ...config.writer, batchRows: opts.batchRows }, scrapes, opts.rows)
-    const rss = timing.rss
     const after = await counts(store)
-    const encodeAloneSeconds = timeEncode(scrapes, opts.batchRows)
     const landed = { raw: after.raw - before.raw, minute: after.minute - before.minute, hour: after.hour - before.hour }
-    const ok = landed.raw === opts.rows && landed.minute === opts.rows && landed.hour === opts.rows
-    const summary = {
-      bench: 'ingest',
-      rows: opts.rows,
-      batchRows: opts.batchRows,
-      format: 'TabSeparated',
-      seconds: round3(timing.seconds),
-      rowsPerSec: Math.round(opts.rows / timing.seconds),
-      insertSeconds: round3(timing.insertSeconds),
-      encodeAndQueueSeconds: round3(timing.seconds - timing.insertSeconds),
-      encodeAloneSeconds: round3(encodeAloneSeconds),
-      inserts: timing.inserts,
-      bodyMiB: mib(timing.bodyBytes),
-      peakRssMiB: mib(rss.sampledPeakBytes),
-      maxRssMiB: mib(rss.maxRssBytes),
-      rssAfterGenerateMiB: mib(rssAfterGenerate),
-      landed,
-      ok,
-    }
+    const summary = summarize(opts, timing, encodeAloneSeconds, landed, rssAfterGenerate)
     printReport(summary)
-    return ok ? 0 : 1
+    return summary.ok ? 0 : 1
   } finally {
     await store.close()
   }
 }
 
+/** The figures of one run; `ok` only when every row reached the raw table and both rollups. */
+function summarize(opts: IngestOptions, timing: WriteTiming, encodeAloneSeconds: number, landed: Counts, rssAfterGenerate: number) {
+  return {
+    bench: 'ingest',
+    rows: opts.rows,
+    batchRows: opts.batchRows,
+    format: 'TabSeparated',
+    seconds: round3(timing.seconds),
+    rowsPerSec: Math.round(opts.rows / timing.seconds),
+    cpuSeconds: round3(timing.cpuSeconds),
+    insertCallSeconds: round3(timing.insertCallSeconds),
+    encodeAloneSeconds: round3(encodeAloneSeconds),
+    inserts: timing.inserts,
+    bodyMiB: mib(timing.bodyBytes),
+    peakRssMiB: mib(timing.rss.sampledPeakBytes),
+    maxRssMiB: mib(timing.rss.maxRssBytes),
+    rssAfterGenerateMiB: mib(rssAfterGenerate),
+    landed,
+    ok: landed.raw === opts.rows && landed.minute === opts.rows && landed.hour === opts.rows,
+  }
+}
+
 /**
  * Times only the write path: every scrape written at once through the real
- * gpuSamples writer, then a flush. The store is wrapped so the time spent in
- * the chDB insert call is measured inside the same run.
+ * gpuSamples writer, flushed until all writes are acknowledged. The store is
+ * wrapped so the insert calls are timed inside the same run.
  */
-async function timedWrite(store: Store, writer: StoreConfig['writer'], scrapes: GpuSample[][], total: number) {
-  const t: Omit<WriteTiming, 'seconds'> = { insertSeconds: 0, inserts: 0, bodyBytes: 0 }
+async function timedWrite(store: Store, writer: StoreConfig['writer'], scrapes: GpuSample[][], total: number): Promise<WriteTiming> {
+  const t = { insertCallSeconds: 0, inserts: 0, bodyBytes: 0 }
   const timed: Store = {
     ...store,
     insertTsv: async (table, columns, body, token) => {
       const start = process.hrtime.bigint()
       await store.insertTsv(table, columns, body, token)
-      t.insertSeconds += secondsSince(start)
+      t.insertCallSeconds += secondsSince(start)
       t.inserts++
       t.bodyBytes += Buffer.byteLength(body)
     },
@@ -138,16 +146,27 @@ async function timedWrite(store: Store, writer: StoreConfig['writer'], scrapes: 
   const writers = createWriters(timed, writer, stderrLogger())
   const sink = writers.sinks.gpuSamples
   const rss = watchRss()
+  const cpu = process.cpuUsage()
   const start = process.hrtime.bigint()
   const progress = setInterval(() => {
     const written = writers.stats().find((s) => s.table === 'gpu_samples')?.rowsWritten ?? 0
     process.stderr.write(`ingest: ${fmt(written)} / ${fmt(total)} rows, ${secondsSince(start).toFixed(1)} s\n`)
   }, PROGRESS_EVERY_MS)
   try {
-    await Promise.all(scrapes.map((s) => sink.write(s)))
-    await writers.flush()
+    // Flush right away rather than waiting for the writer's timer on a last partial batch;
+    // keep flushing while writers blocked by backpressure are still queueing.
+    let settled = false
+    const writes = Promise.all(scrapes.map((s) => sink.write(s))).finally(() => {
+      settled = true
+    })
+    while (!settled) {
+      await writers.flush()
+      await new Promise((r) => setImmediate(r))
+    }
+    await writes
     const seconds = secondsSince(start)
-    return { ...t, seconds, rss: rss.stop() }
+    const used = process.cpuUsage(cpu)
+    return { ...t, seconds, cpuSeconds: (used.user + used.system) / 1e6, rss: rss.stop() }
   } finally {
     clearInterval(progress)
     await writers.close()
@@ -170,28 +189,13 @@ async function counts(store: Store): Promise<Counts> {
   return { raw: Number(row?.raw ?? 0), minute: Number(row?.minute ?? 0), hour: Number(row?.hour ?? 0) }
 }
 
-type Summary = {
-  rows: number
-  batchRows: number
-  seconds: number
-  rowsPerSec: number
-  insertSeconds: number
-  encodeAndQueueSeconds: number
-  encodeAloneSeconds: number
-  inserts: number
-  bodyMiB: number
-  peakRssMiB: number
-  maxRssMiB: number
-  rssAfterGenerateMiB: number
-  landed: Counts
-  ok: boolean
-} & Record<string, unknown>
+type Summary = ReturnType<typeof summarize>
 
 function printReport(s: Summary): void {
   const out = [
-    `ingest: ${fmt(s.rows)} gpu_samples rows in ${s.seconds.toFixed(3)} s = ${fmt(s.rowsPerSec)} rows/s (batch ${fmt(s.batchRows)}, ${s.inserts} inserts, TabSeparated, ${s.bodyMiB} MiB of TSV)`,
-    `  chDB insert (parse, MergeTree write, 2 rollup views): ${s.insertSeconds.toFixed(3)} s`,
-    `  JS side (encode + batching): ${s.encodeAndQueueSeconds.toFixed(3)} s; encodeRows alone on the same rows: ${s.encodeAloneSeconds.toFixed(3)} s (${fmt(Math.round(s.rows / s.encodeAloneSeconds))} rows/s)`,
+    `ingest: ${fmt(s.rows)} gpu_samples rows in ${s.seconds.toFixed(3)} s = ${fmt(s.rowsPerSec)} rows/s (batch ${fmt(s.batchRows)}, ${s.inserts} inserts, TabSeparated, ${s.bodyMiB} MiB of TSV); ${s.cpuSeconds.toFixed(3)} s CPU`,
+    `  JS encoding: encodeRows alone on the same rows and batches: ${s.encodeAloneSeconds.toFixed(3)} s (${fmt(Math.round(s.rows / s.encodeAloneSeconds))} rows/s)`,
+    `  chDB insert calls (parse, MergeTree write, 2 rollup views; overlaps the next batch's encoding): ${s.insertCallSeconds.toFixed(3)} s`,
     `  peak RSS: ${s.peakRssMiB} MiB sampled, ${s.maxRssMiB} MiB maxRSS (${s.rssAfterGenerateMiB} MiB after generating the rows)`,
     `  landed: gpu_samples ${fmt(s.landed.raw)}, gpu_samples_1m sum(samples) ${fmt(s.landed.minute)}, gpu_samples_1h sum(samples) ${fmt(s.landed.hour)}: ${s.ok ? 'all rows stored' : `MISMATCH, expected ${fmt(s.rows)}`}`,
     JSON.stringify(s),

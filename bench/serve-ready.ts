@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { envMapping } from '../config/load'
 import { positiveIntFlag, type Benchmark } from './benchmark'
 import { median, secondsSince } from './measure'
 
@@ -11,6 +12,8 @@ import { median, secondsSince } from './measure'
  * `serve-ready`: time from spawning `npx tsx cli/main.ts serve` on a fresh
  * data directory until GET /readyz answers 200 (migrations done). Each run
  * gets its own temp dir and port, and the child is stopped afterwards.
+ * The simulated-cluster replay is switched off (unless --replay): with no
+ * cluster configured it would otherwise start, and /readyz waits for its backfill.
  */
 
 const DEFAULT_RUNS = 3
@@ -18,6 +21,7 @@ const DEFAULT_TIMEOUT_MS = 120_000
 const POLL_MS = 20
 const HOST = '127.0.0.1'
 const CLI = join('cli', 'main.ts')
+const REPLAY_MODE_ENV = 'GPUSCOPE_REPLAY_MODE'
 
 /** A port the kernel says is free on 127.0.0.1 now (there is a small race until the child binds it). */
 async function freePort(): Promise<number> {
@@ -70,11 +74,19 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(killer)
 }
 
+/** Environment for one child: its own store and port, and no replay unless asked for. */
+function childEnv(dir: string, port: number, replay: boolean): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, GPUSCOPE_STORE_PATH: dir, GPUSCOPE_API_HOST: HOST, GPUSCOPE_API_PORT: String(port) }
+  // Only set when the schema has it: the loader rejects unknown GPUSCOPE_* variables.
+  if (!replay && envMapping().some((m) => m.env === REPLAY_MODE_ENV)) env[REPLAY_MODE_ENV] = 'off'
+  return env
+}
+
 /** One cold start: seconds until /readyz is 200. */
-async function oneRun(timeoutMs: number): Promise<number> {
+async function oneRun(timeoutMs: number, replay: boolean): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'gpuscope-bench-serve-'))
   const port = await freePort()
-  const env = { ...process.env, GPUSCOPE_STORE_PATH: dir, GPUSCOPE_API_HOST: HOST, GPUSCOPE_API_PORT: String(port) }
+  const env = childEnv(dir, port, replay)
   const start = process.hrtime.bigint()
   // Own process group, so stopping it also stops tsx's node grandchild.
   const child = spawn('npx', ['tsx', CLI, 'serve'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -99,7 +111,7 @@ async function oneRun(timeoutMs: number): Promise<number> {
 async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { runs: { type: 'string' }, timeout: { type: 'string' } },
+    options: { runs: { type: 'string' }, timeout: { type: 'string' }, replay: { type: 'boolean', default: false } },
     strict: true,
     allowPositionals: false,
   })
@@ -111,7 +123,7 @@ async function run(argv: string[]): Promise<number> {
   }
   const seconds: number[] = []
   for (let i = 1; i <= runs; i++) {
-    const s = await oneRun(timeoutMs)
+    const s = await oneRun(timeoutMs, values.replay === true)
     seconds.push(s)
     process.stderr.write(`serve-ready: run ${i}/${runs}: ${s.toFixed(3)} s\n`)
   }
@@ -124,6 +136,7 @@ export const serveReadyBench: Benchmark = {
   name: 'serve-ready',
   summary: 'seconds from spawning `gpuscope serve` on a fresh store until /readyz answers 200',
   usage: `--runs N     cold starts to time (default ${DEFAULT_RUNS}); each gets a fresh temp dir and port
---timeout MS give up on one start after this long (default ${DEFAULT_TIMEOUT_MS})`,
+--timeout MS give up on one start after this long (default ${DEFAULT_TIMEOUT_MS})
+--replay     leave the simulated-cluster replay to the config (auto): /readyz then also waits for its backfill`,
   run,
 }
