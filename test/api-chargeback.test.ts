@@ -1,15 +1,12 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
 import { setPrincipal } from '../api/auth'
-import { createMetrics } from '../api/metrics'
 import { analyticsSchema } from '../config/analytics'
 import type { Config } from '../config/schema'
 import type { CloudInstance, GpuSample, NodeState, Price, WorkloadInterval } from '../core/model'
 import { quarterOf } from '../core/windows'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { startTestApp, type TestApp } from './helpers/app'
 
 // A fleet priced by hand. NOW is noon on the 15th of the current UTC month (the
 // rollups' TTLs never age the data out); the period is this month so far.
@@ -75,7 +72,7 @@ const SAMPLES: GpuSample[] = Array.from({ length: 24 * 4 }, (_, i) => ({
 }))
 
 let ts: TestStore
-const servers: Server[] = []
+const apps: TestApp[] = []
 const testAuth: RequestHandler = (req, res, next) => {
   const team = req.get('x-team')
   setPrincipal(res, team ? { role: 'team', name: `${team}-token`, team } : { role: 'admin', name: 'finance' })
@@ -83,14 +80,9 @@ const testAuth: RequestHandler = (req, res, next) => {
 }
 
 async function start(config: Config): Promise<string> {
-  const app = createApp({
-    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
-    routes: { query: ts.store.query, config, logger: silentLogger, now: () => NOW }, auth: testAuth,
-  })
-  const server = app.listen(0, '127.0.0.1')
-  servers.push(server)
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const app = await startTestApp(ts, { now: () => NOW, config, auth: testAuth })
+  apps.push(app)
+  return app.base
 }
 
 let base: string
@@ -115,7 +107,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+  await Promise.all(apps.map((a) => a.close()))
   await ts?.close()
 })
 

@@ -1,12 +1,9 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
 import { setPrincipal } from '../api/auth'
-import { createMetrics } from '../api/metrics'
 import type { ActionRecord, GpuSample, NotebookActivity, WorkloadInterval } from '../core/model'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { startTestApp, type TestApp } from './helpers/app'
 
 // A hand-made fleet whose every verdict is computed below. T0 is a recent whole hour
 // (so no TTL ages the rows out); NOW is 30 s into the next minute, so evaluation ends at T0.
@@ -84,7 +81,7 @@ const action = (name: string, ns: string, act: string, minutes: number): ActionR
 const ACTIONS: ActionRecord[] = [action('train-warned', 'nlp', 'warn', -120), action('train-idle', 'nlp', 'warn', -400)]
 
 let ts: TestStore
-let server: Server
+let app: TestApp
 let base: string
 
 /** A tiny auth stand-in: `x-team: <t>` makes the request team-scoped. */
@@ -106,17 +103,12 @@ beforeAll(async () => {
   const written = Promise.all([s.workloadIntervals.write(PODS.map(interval)), s.gpuSamples.write(SAMPLES), s.notebookActivity.write(ACTIVITY), s.actions.write(ACTIONS)])
   await ts.writers.flush()
   await written
-  const app = createApp({
-    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
-    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => NOW }, auth: testAuth,
-  })
-  server = app.listen(0, '127.0.0.1')
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  app = await startTestApp(ts, { now: () => NOW, auth: testAuth })
+  base = app.base
 })
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await app?.close()
   await ts?.close()
 })
 

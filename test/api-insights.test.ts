@@ -1,12 +1,9 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
 import { setPrincipal } from '../api/auth'
-import { createMetrics } from '../api/metrics'
 import type { GpuSample, NotebookActivity, WorkloadInterval } from '../core/model'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { startTestApp, type TestApp } from './helpers/app'
 
 // A fleet with one finding of each kind, computed by hand below. Samples every 5 minutes
 // (the staleness: every minute is covered). NOW is a recent whole hour.
@@ -53,7 +50,7 @@ for (let t = ago(7); t < NOW; t += 5 * MIN) {
 }
 
 let ts: TestStore
-let server: Server
+let app: TestApp
 let base: string
 
 const testAuth: RequestHandler = (req, res, next) => {
@@ -74,17 +71,12 @@ beforeAll(async () => {
   const written = Promise.all([s.workloadIntervals.write(PODS), s.gpuSamples.write(SAMPLES), s.notebookActivity.write(ACTIVITY)])
   await ts.writers.flush()
   await written
-  const app = createApp({
-    logger: silentLogger, metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }), readiness: async () => [], version: 'test',
-    routes: { query: ts.store.query, config: ts.config, logger: silentLogger, now: () => NOW }, auth: testAuth,
-  })
-  server = app.listen(0, '127.0.0.1')
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  app = await startTestApp(ts, { now: () => NOW, auth: testAuth })
+  base = app.base
 })
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  await app?.close()
   await ts?.close()
 })
 

@@ -1,13 +1,10 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../api/app'
 import { setPrincipal } from '../api/auth'
-import { createMetrics } from '../api/metrics'
 import type { Config } from '../config/schema'
 import type { GpuSample, NodeState, WorkloadInterval } from '../core/model'
-import { openTestStore, silentLogger, type TestStore } from './helpers/store'
+import { openTestStore, type TestStore } from './helpers/store'
+import { startTestApp, type TestApp } from './helpers/app'
 
 // A small fleet whose every answer is computed by hand below. NOW is noon on the
 // 15th of the current UTC month, so the store's rollup TTLs never age the data out
@@ -96,7 +93,7 @@ const SAMPLES: GpuSample[] = [
 ]
 
 let ts: TestStore
-const servers: Server[] = []
+const apps: TestApp[] = []
 
 /** A tiny auth stand-in: `x-team: <t>` makes the request team-scoped. */
 const testAuth: RequestHandler = (req, res, next) => {
@@ -106,18 +103,9 @@ const testAuth: RequestHandler = (req, res, next) => {
 }
 
 async function start(config: Config): Promise<string> {
-  const app = createApp({
-    logger: silentLogger,
-    metrics: createMetrics({ writerStats: () => [], collectorHealth: () => [] }),
-    readiness: async () => [],
-    version: 'test',
-    routes: { query: ts.store.query, config, logger: silentLogger, now: () => NOW },
-    auth: testAuth,
-  })
-  const server = app.listen(0, '127.0.0.1')
-  servers.push(server)
-  await new Promise<void>((r) => server.once('listening', () => r()))
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const app = await startTestApp(ts, { now: () => NOW, config, auth: testAuth })
+  apps.push(app)
+  return app.base
 }
 
 let base: string
@@ -137,7 +125,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+  await Promise.all(apps.map((a) => a.close()))
   await ts?.close()
 })
 
