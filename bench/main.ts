@@ -4,10 +4,11 @@
  */
 import { parseArgs } from 'node:util'
 import { FlagError, type Benchmark } from './benchmark'
+import { collectorBench } from './collector'
 import { ingestBench } from './ingest'
 import { serveReadyBench } from './serve-ready'
 
-const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench]
+const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench]
 
 function listing(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length))
