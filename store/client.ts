@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import type { StoreConfig } from '../config/schema'
@@ -87,15 +88,19 @@ function wrap(client: ClickHouseClient, mode: StoreMode, database: string, locat
       await guard('command', () => client.command({ query: sql, query_params: params ?? {} }))
     },
     insertTsv: async (table, columns, body, token) => {
-      await guard(`insert into ${table}`, () =>
-        client.insert({
-          table,
-          columns: columns as [string, ...string[]],
-          values: Readable.from([body], { objectMode: false }),
-          format: 'TabSeparated',
-          clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-        }),
-      )
+      // Settings go in the statement, not clickhouse_settings: the chDB connection applies
+      // those as session-wide SETs, so a batch's dedup token would stay on the session and
+      // silently deduplicate later, unrelated inserts. Table, columns and token are ours
+      // (specs in store/tables.ts, a UUID), never user input.
+      if (!/^[0-9a-f-]{36}$/i.test(token)) throw new UpstreamError(`bad deduplication token for ${table}`)
+      const sql =
+        `INSERT INTO ${table} (${columns.join(', ')}) SETTINGS insert_deduplication_token = '${token}', ` +
+        'deduplicate_blocks_in_dependent_materialized_views = 1 FORMAT TabSeparated'
+      await guard(`insert into ${table}`, async () => {
+        const result = await client.exec({ query: sql, values: Readable.from([body], { objectMode: false }) })
+        result.stream.resume()
+        await finished(result.stream)
+      })
     },
     close: () => client.close(),
   }

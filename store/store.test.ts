@@ -94,3 +94,13 @@ describe('store round trip on embedded chDB', () => {
     expect(rows).toEqual([{ n: 0 }])
   })
 })
+
+describe('insert settings do not leak', () => {
+  it("a batch's dedup token does not stay on the session and swallow later, different inserts", async () => {
+    await Promise.all([writers.sinks.gpuSamples.write([sample({ cluster: 'leak', tsMs: T0 + 1 })]), writers.flush()])
+    await store.command("INSERT INTO gpu_samples (ts, cluster, node, gpu_uuid) VALUES (now64(3), 'leak', 'n1', 'GPU-x')")
+    await store.command("INSERT INTO gpu_samples (ts, cluster, node, gpu_uuid) VALUES (now64(3), 'leak', 'n2', 'GPU-y')")
+    const [row] = await store.query<{ n: number }>("SELECT count() AS n FROM gpu_samples WHERE cluster = 'leak'")
+    expect(row?.n).toBe(3)
+  })
+})
