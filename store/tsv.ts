@@ -57,15 +57,21 @@ export function msToText(ms: number): string {
   return `${String(sec).padStart(10, '0')}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`
 }
 
-/** The TSV body for rows: one line per row, columns in spec order. */
+/**
+ * The TSV body for rows: one line per row, columns in spec order. Cells and
+ * lines are collected in arrays and joined once: building with `+=` made V8
+ * flatten long rope strings and cost about twice the time (docs/benchmarks.md).
+ */
 export function encodeRows<T>(spec: TableSpec<T>, rows: readonly T[]): string {
+  if (rows.length === 0) return ''
   const enc = spec.encoders
   const n = enc.length
-  let out = ''
-  for (const row of rows) {
-    let line = (enc[0] as Encoder<T>)(row)
-    for (let i = 1; i < n; i++) line += '\t' + (enc[i] as Encoder<T>)(row)
-    out += line + '\n'
+  const cells = new Array<string>(n)
+  const lines = new Array<string>(rows.length)
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as T
+    for (let i = 0; i < n; i++) cells[i] = (enc[i] as Encoder<T>)(row)
+    lines[r] = cells.join('\t')
   }
-  return out
+  return `${lines.join('\n')}\n`
 }
