@@ -1,12 +1,10 @@
-import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { setPrincipal } from '../api/auth'
 import { analyticsSchema } from '../config/analytics'
 import type { Config } from '../config/schema'
 import type { CloudInstance, GpuSample, NodeState, Price, WorkloadInterval } from '../core/model'
 import { quarterOf } from '../core/windows'
 import { openTestStore, type TestStore } from './helpers/store'
-import { startTestApp, type TestApp } from './helpers/app'
+import { getFrom, startTestApp, teamHeaderAuth, type TestApp } from './helpers/app'
 
 // A fleet priced by hand. NOW is noon on the 15th of the current UTC month (the
 // rollups' TTLs never age the data out); the period is this month so far.
@@ -73,11 +71,7 @@ const SAMPLES: GpuSample[] = Array.from({ length: 24 * 4 }, (_, i) => ({
 
 let ts: TestStore
 const apps: TestApp[] = []
-const testAuth: RequestHandler = (req, res, next) => {
-  const team = req.get('x-team')
-  setPrincipal(res, team ? { role: 'team', name: `${team}-token`, team } : { role: 'admin', name: 'finance' })
-  next()
-}
+const testAuth = teamHeaderAuth({ role: 'admin', name: 'finance' })
 
 async function start(config: Config): Promise<string> {
   const app = await startTestApp(ts, { now: () => NOW, config, auth: testAuth })
@@ -86,11 +80,7 @@ async function start(config: Config): Promise<string> {
 }
 
 let base: string
-async function get(path: string, headers: Record<string, string> = {}, at = base): Promise<{ status: number; type: string; body: any }> {
-  const res = await fetch(at + path, { headers })
-  const type = res.headers.get('content-type') ?? ''
-  return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() }
-}
+const get = (path: string, headers: Record<string, string> = {}, at = base) => getFrom(at, path, headers)
 const cents = (body: any) => body.data.rows.map((r: any) => [r.key, r.costCents])
 
 beforeAll(async () => {

@@ -1,9 +1,7 @@
-import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { setPrincipal } from '../api/auth'
 import type { ActionRecord, GpuSample, NotebookActivity, WorkloadInterval } from '../core/model'
 import { openTestStore, type TestStore } from './helpers/store'
-import { startTestApp, type TestApp } from './helpers/app'
+import { getFrom, startTestApp, teamHeaderAuth, type TestApp } from './helpers/app'
 
 // A hand-made fleet whose every verdict is computed below. T0 is a recent whole hour
 // (so no TTL ages the rows out); NOW is 30 s into the next minute, so evaluation ends at T0.
@@ -84,18 +82,9 @@ let ts: TestStore
 let app: TestApp
 let base: string
 
-/** A tiny auth stand-in: `x-team: <t>` makes the request team-scoped. */
-const testAuth: RequestHandler = (req, res, next) => {
-  const team = req.get('x-team')
-  setPrincipal(res, team ? { role: 'team', name: `${team}-token`, team } : { role: 'viewer', name: 'viewer' })
-  next()
-}
+const testAuth = teamHeaderAuth({ role: 'viewer', name: 'viewer' })
 
-async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: any }> {
-  const res = await fetch(base + path, { headers })
-  const type = res.headers.get('content-type') ?? ''
-  return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() }
-}
+const get = (path: string, headers: Record<string, string> = {}) => getFrom(base, path, headers)
 
 beforeAll(async () => {
   ts = await openTestStore()

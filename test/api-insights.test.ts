@@ -1,9 +1,7 @@
-import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { setPrincipal } from '../api/auth'
 import type { GpuSample, NotebookActivity, WorkloadInterval } from '../core/model'
 import { openTestStore, type TestStore } from './helpers/store'
-import { startTestApp, type TestApp } from './helpers/app'
+import { getFrom, startTestApp, teamHeaderAuth, type TestApp } from './helpers/app'
 
 // A fleet with one finding of each kind, computed by hand below. Samples every 5 minutes
 // (the staleness: every minute is covered). NOW is a recent whole hour.
@@ -53,17 +51,9 @@ let ts: TestStore
 let app: TestApp
 let base: string
 
-const testAuth: RequestHandler = (req, res, next) => {
-  const team = req.get('x-team')
-  setPrincipal(res, team ? { role: 'team', name: `${team}-token`, team } : { role: 'admin', name: 'admin' })
-  next()
-}
+const testAuth = teamHeaderAuth({ role: 'admin', name: 'admin' })
 
-async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: any }> {
-  const res = await fetch(base + path, { headers })
-  const type = res.headers.get('content-type') ?? ''
-  return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() }
-}
+const get = (path: string, headers: Record<string, string> = {}) => getFrom(base, path, headers)
 
 beforeAll(async () => {
   ts = await openTestStore()

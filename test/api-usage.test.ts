@@ -1,10 +1,8 @@
-import type { RequestHandler } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { setPrincipal } from '../api/auth'
 import type { Config } from '../config/schema'
 import type { GpuSample, NodeState, WorkloadInterval } from '../core/model'
 import { openTestStore, type TestStore } from './helpers/store'
-import { startTestApp, type TestApp } from './helpers/app'
+import { getFrom, startTestApp, teamHeaderAuth, type TestApp } from './helpers/app'
 
 // A small fleet whose every answer is computed by hand below. NOW is noon on the
 // 15th of the current UTC month, so the store's rollup TTLs never age the data out
@@ -95,12 +93,7 @@ const SAMPLES: GpuSample[] = [
 let ts: TestStore
 const apps: TestApp[] = []
 
-/** A tiny auth stand-in: `x-team: <t>` makes the request team-scoped. */
-const testAuth: RequestHandler = (req, res, next) => {
-  const team = req.get('x-team')
-  setPrincipal(res, team ? { role: 'team', name: `${team}-token`, team } : { role: 'viewer', name: 'viewer' })
-  next()
-}
+const testAuth = teamHeaderAuth({ role: 'viewer', name: 'viewer' })
 
 async function start(config: Config): Promise<string> {
   const app = await startTestApp(ts, { now: () => NOW, config, auth: testAuth })
@@ -109,11 +102,7 @@ async function start(config: Config): Promise<string> {
 }
 
 let base: string
-async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: any }> {
-  const res = await fetch(base + path, { headers })
-  const type = res.headers.get('content-type') ?? ''
-  return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() }
-}
+const get = (path: string, headers: Record<string, string> = {}) => getFrom(base, path, headers)
 
 beforeAll(async () => {
   ts = await openTestStore()

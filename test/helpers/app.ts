@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { RequestHandler } from 'express'
 import { createApp } from '../../api/app'
+import { setPrincipal, type Principal } from '../../api/auth'
 import { createMetrics } from '../../api/metrics'
 import { backfill, type BackfillOptions } from '../../collector/replay/backfill'
 import type { SimCluster } from '../../collector/replay/sim/cluster'
@@ -42,4 +43,27 @@ export async function backfillHelios(ts: TestStore, endMs: number, opts: Partial
   })
   await ts.writers.flush()
   return sim
+}
+
+/** An auth stand-in for route tests: header `x-team: <t>` makes the request team-scoped, otherwise it runs as `fallback`. */
+export function teamHeaderAuth(fallback: Principal): RequestHandler {
+  return (req, res, next) => {
+    const team = req.get('x-team')
+    setPrincipal(res, team ? { role: 'team', name: `${team}-token`, team } : fallback)
+    next()
+  }
+}
+
+/** A GET answer as route tests read it: status, content type, and the body parsed as JSON when it is JSON. */
+export interface Answer {
+  status: number
+  type: string
+  body: any
+}
+
+/** GETs `base + path` with headers. */
+export async function getFrom(base: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(base + path, { headers })
+  const type = res.headers.get('content-type') ?? ''
+  return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() }
 }
