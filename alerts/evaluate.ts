@@ -32,6 +32,12 @@ export interface AlertsDeps {
   actuators?: KubeActuators
   /** Waits between Slack retries; default: a real sleep. */
   sleep?: Sleep
+  /**
+   * The scheduler's leadership term (leader election): aborted the moment
+   * leadership is lost, after which no cluster change is made. Absent = this
+   * process is the only scheduler.
+   */
+  leadership?: AbortSignal
 }
 
 /** The long-lived parts of the alerts: Slack channels and Kubernetes writers, built once. */
@@ -109,7 +115,7 @@ export async function evaluateIdle(deps: AlertsDeps, rt: AlertsRuntime): Promise
   const sentReminders = await sendReminders(reminders, prior, notifier)
   const stops = await executeStops(plan.stops, prior, {
     query: deps.query, idle: config.idle, actuators: rt.actuators, audit: rt.audit, now: deps.now, exemptLabel: config.alerts.enforcer.exemptLabel,
-    dryRun: policy.dryRun, actor: config.alerts.actor, logger: deps.logger,
+    dryRun: policy.dryRun, actor: config.alerts.actor, logger: deps.logger, leadership: deps.leadership,
   })
   return { nowMs, warnings: run.warnings, warned: sentWarnings, reminded: sentReminders, stops }
 }

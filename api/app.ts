@@ -19,6 +19,8 @@ export interface AppDeps {
   routes: RouteDeps
   /** Authentication (sets the request's principal, answers 401/403); none = anonymous. */
   auth?: RequestHandler
+  /** Serve /api/v1, the OpenAPI document and the admission hook (default true; false for collector and scheduler roles). */
+  serveApi?: boolean
 }
 
 /**
@@ -48,6 +50,11 @@ export function createApp(deps: AppDeps): Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
   })
 
+  if (deps.serveApi === false) {
+    app.use(notFoundHandler)
+    app.use(errorHandler(deps.logger))
+    return app
+  }
   const api = Router()
   const registry = newRegistry()
   if (deps.auth) api.use(deps.auth)

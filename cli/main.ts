@@ -9,6 +9,7 @@ import { createStore } from '../store/client'
 import { migrate } from '../store/migrate'
 import { registerForecastCommands } from './forecast'
 import { registerReportCommands } from './report'
+import { ROLES, type Role, type ServeOptions } from './roles'
 import { startService } from './serve'
 import { VERSION } from './version'
 
@@ -29,8 +30,12 @@ const config = (): LoadedConfig => loadConfig({ file: program.opts<{ config?: st
 program
   .command('serve')
   .description('run the service: HTTP API with /healthz, /readyz and /metrics, on the configured store')
-  .action(async () => {
-    await runService(config())
+  .option('--role <role>', `what this process runs: ${ROLES.join(' | ')}; roles other than all need a ClickHouse server (store.url)`, 'all')
+  .option('--clusters <names>', 'collector shard: comma-separated cluster names to collect (default: all configured)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .option('--cloud', 'run the fleet-wide cloud (AWS) collector in this shard (default: only without --clusters)')
+  .option('--no-cloud', 'do not run the cloud collector in this process')
+  .action(async (opts: { role: string; clusters?: string[]; cloud?: boolean }) => {
+    await runService(config(), { role: opts.role as Role, ...(opts.clusters ? { clusters: opts.clusters } : {}), ...(opts.cloud !== undefined ? { cloud: opts.cloud } : {}) })
   })
 
 program
@@ -89,8 +94,8 @@ program
   })
 
 /** Starts the service and wires SIGTERM / SIGINT to its graceful shutdown. */
-async function runService(loaded: LoadedConfig): Promise<void> {
-  const service = await startService(loaded)
+async function runService(loaded: LoadedConfig, options: ServeOptions = {}): Promise<void> {
+  const service = await startService(loaded, options)
   let signals = 0
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) process.exit(EXIT_FAILURE) // a second Ctrl-C means "now"

@@ -15,14 +15,17 @@ import { CollectorScheduler } from '../collector/scheduler'
 import type { LoadedConfig } from '../config/load'
 import { UpstreamError } from '../core/errors'
 import { createStore, type Store } from '../store/client'
-import { migrate } from '../store/migrate'
+import { migrate, readMigrations } from '../store/migrate'
 import { createWriters, type StoreWriters } from '../store/sinks'
 import { createLogger } from './logger'
+import { planRole, shardCollectors, type RolePlan, type ServeOptions } from './roles'
 import { VERSION } from './version'
 
 /** A running service; `stop()` is the graceful shutdown. */
 export interface Service {
   port: number
+  /** What this process runs (`--role`). */
+  plan: RolePlan
   /** The store writers' sinks: collectors (and tests) write through these. */
   sinks: StoreWriters['sinks']
   stop(reason: string): Promise<void>
@@ -34,9 +37,11 @@ export interface Service {
  * shutdown. The HTTP server listens first so /healthz answers at once;
  * /readyz turns 200 once migrations are applied.
  */
-export async function startService(loaded: LoadedConfig): Promise<Service> {
-  const { config } = loaded
-  const logger = createLogger(config.log)
+export async function startService(loaded: LoadedConfig, options: ServeOptions = {}): Promise<Service> {
+  const plan = planRole(loaded.config, options)
+  // A collector shard sees only its clusters; other roles build no collectors.
+  const config = plan.collectors ? shardCollectors(loaded.config, options) : loaded.config
+  const logger = createLogger(config.log).child({ role: plan.role })
   let store: Store | undefined
   let writers: StoreWriters | undefined
   let startupError: string | undefined
@@ -55,7 +60,11 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
   const readiness = async (): Promise<string[]> => {
     if (startupError) return [`startup failed: ${startupError}`]
     if (!store || !writers) return ['store: opening and migrating']
-    const problems = health.problems(startedMs)
+    const problems = plan.collectors ? health.problems(startedMs) : []
+    if (!plan.migrate) {
+      const behind = await schemaBehind(store)
+      if (behind) problems.push(behind)
+    }
     if (replayState) problems.unshift(`replay: ${replayState}`)
     try {
       await store.query('SELECT 1')
@@ -64,20 +73,24 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     }
     return problems
   }
-  const app = createApp({ logger, metrics, readiness, version: VERSION, routes: { query: (sql, params) => (store ? store.query(sql, params) : Promise.reject(new UpstreamError('store not open yet'))), config, logger, now: Date.now }, auth: createAuth(config.auth) })
+  const app = createApp({ logger, metrics, readiness, version: VERSION, serveApi: plan.api, routes: { query: (sql, params) => (store ? store.query(sql, params) : Promise.reject(new UpstreamError('store not open yet'))), config, logger, now: Date.now }, auth: createAuth(config.auth) })
   const server = await listen(app, config.api.host, config.api.port)
   const port = (server.address() as AddressInfo).port
-  logger.info({ host: config.api.host, port, configFile: loaded.file ?? null, version: VERSION }, 'listening')
+  logger.info({ host: config.api.host, port, configFile: loaded.file ?? null, version: VERSION, role: plan.role }, 'listening')
 
   try {
     store = await createStore(config.store)
-    const result = await migrate(store, config.store)
+    // The api role never runs DDL: N stateless replicas racing to migrate would be noise. It waits
+    // (unready) for a collector, scheduler or `gpuscope migrate` Job to bring the schema up to date.
+    const result = plan.migrate ? await migrate(store, config.store) : undefined
     writers = createWriters(store, config.store.writer, logger)
-    logger.info({ store: store.mode, location: store.location, applied: result.applied, ttlChanged: result.ttlChanged }, 'store ready')
-    fleet = registerFleetMetrics(metrics.registry, { query: store.query, logger, now: Date.now, idle: config.idle })
-    fleet.start()
-    alerts = startAlerts({ config, query: store.query, sinks: writers.sinks, logger, now: Date.now })
-    admissionTls = await startAdmissionTls({ config, query: store.query, logger, now: Date.now })
+    logger.info({ store: store.mode, location: store.location, applied: result?.applied ?? 'not this role', ttlChanged: result?.ttlChanged ?? [] }, 'store ready')
+    if (plan.fleetMetrics) {
+      fleet = registerFleetMetrics(metrics.registry, { query: store.query, logger, now: Date.now, idle: config.idle })
+      fleet.start()
+    }
+    if (plan.scheduler) alerts = startAlerts({ config, query: store.query, sinks: writers.sinks, logger, now: Date.now })
+    if (plan.admissionTls) admissionTls = await startAdmissionTls({ config, query: store.query, logger, now: Date.now })
     const deps = { sinks: writers.sinks, query: store.query, logger, now: Date.now }
     const startCollectors = async (effective: typeof config, now: () => number = Date.now) => {
       const sources = buildSources(effective, { ...deps, now })
@@ -85,7 +98,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
       await scheduler.start()
       logger.info({ sources: sources.map((s) => s.name) }, sources.length ? 'collectors started' : 'no collector sources configured')
     }
-    if (replayWanted(config)) {
+    if (plan.replay && replayWanted(config)) {
       replayState = 'building the simulated cluster'
       const backfillDeps = { ...deps, signal: replayAbort.signal }
       // The backfill runs in the background: HTTP answers at once and /readyz says what is left.
@@ -114,7 +127,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
         replayState = `failed: ${(err as Error).message}`
         logger.error({ err: (err as Error).message }, 'replay failed')
       })
-    } else {
+    } else if (plan.collectors) {
       await startCollectors(config)
     }
   } catch (err) {
@@ -142,7 +155,7 @@ export async function startService(loaded: LoadedConfig): Promise<Service> {
     })()
     return stopping
   }
-  return { port, sinks: (writers as StoreWriters).sinks, stop }
+  return { port, plan, sinks: (writers as StoreWriters).sinks, stop }
 }
 
 function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
@@ -173,4 +186,16 @@ function announce(host: string, port: number, cluster: string, trace: string): v
       '',
     ].join('\n'),
   )
+}
+
+/** Why the schema is not current for a role that does not migrate, or undefined when it is. */
+async function schemaBehind(store: Store): Promise<string | undefined> {
+  const latest = readMigrations().at(-1)?.version ?? 0
+  try {
+    const [row] = await store.query<{ v: number }>('SELECT max(version) AS v FROM schema_migrations')
+    const applied = Number(row?.v ?? 0)
+    return applied >= latest ? undefined : `schema: migration ${latest} not applied yet (store at ${applied}); run \`gpuscope migrate\` or start a collector or scheduler`
+  } catch {
+    return 'schema: not created yet; run `gpuscope migrate` or start a collector or scheduler'
+  }
 }

@@ -112,6 +112,28 @@ describe('idle enforcer against a loopback Kubernetes API', () => {
     expect(kube.mutations()).toEqual([])
   })
 
+  it('makes no change once this scheduler has lost its leadership, and records why', async () => {
+    const config = configWith({ dryRun: false })
+    const d = deps(config, NOW)
+    const rt = alertsRuntime(d)
+    const run = await assessRunning(ts.store.query, config.idle, NOW)
+    const exemptions = await readExemptions(run.assessed, rt.actuators, config.alerts.enforcer.exemptLabel)
+    const plan = planActions(run.assessed, enforcerPolicy(config), exemptions, NOW)
+    const lost = new AbortController()
+    lost.abort()
+    const audited: string[] = []
+    const before = kube.mutations().length
+    const results = await executeStops(plan.stops, await loadPriorDecisions(ts.store.query, NOW - 86_400_000, ['stop']), {
+      query: ts.store.query, idle: config.idle, actuators: rt.actuators, audit: async (rows) => { audited.push(...rows.map((r) => r.decision)) }, now: () => LATER,
+      exemptLabel: config.alerts.enforcer.exemptLabel, dryRun: false, actor: 'test', logger: silentLogger, leadership: lost.signal,
+    })
+    expect(kube.mutations()).toHaveLength(before)
+    expect(results.filter((r) => r.acted)).toEqual([])
+    // The stops it would have made are the ones it refused as not-leader.
+    expect(results.filter((r) => r.decision === 'not-leader').map((r) => r.key).sort()).toEqual(['c1/vision/Deployment/svc-idle', 'c1/vision/Job/train-stop', 'c1/vision/Notebook/nb-idle'])
+    expect(audited).toContain('not-leader')
+  })
+
   describe('a live run: planned at NOW, carried out six minutes later', () => {
     let results: Awaited<ReturnType<typeof executeStops>>
     beforeAll(async () => {

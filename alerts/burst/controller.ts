@@ -91,6 +91,10 @@ export class BurstController {
     if (d.action !== 'hold') {
       for (const change of d.changes) {
         const target = p.targets.find((t) => t.name === change.target)
+        if (!dryRun && this.deps.leadership?.aborted) {
+          results.push({ ...change, ok: false, note: 'not sent: scheduler leadership lost' })
+          continue
+        }
         if (dryRun || !target) {
           results.push({ ...change, ok: dryRun, note: dryRun ? 'dry-run: not sent' : `no target ${change.target}` })
           continue

@@ -30,6 +30,8 @@ export interface ExecutorDeps {
   dryRun: boolean
   actor: string
   logger: Logger
+  /** Aborted when this process loses scheduler leadership: no change is made after that. */
+  leadership?: AbortSignal | undefined
 }
 
 /** The result of one planned stop. */
@@ -116,6 +118,8 @@ async function stopOne(p: PlannedAction, deps: ExecutorDeps): Promise<Attempt> {
   if (hasExemptLabel(nsObj, deps.exemptLabel) || hasExemptLabel(obj, deps.exemptLabel)) return { decision: 'exempt', acted: false, reason: `labelled ${deps.exemptLabel}=true since planning`, evidence: freshEvidence }
   const op: StopOperation = stopOperation(w.kind, obj, nowMs)
   if (op.type === 'already-stopped') return { decision: 'already-stopped', acted: false, reason: op.note, evidence: freshEvidence }
+  // Checked last, right before the change: a leader that lost its lease during the reads must not act.
+  if (deps.leadership?.aborted) return { decision: 'not-leader', acted: false, reason: 'scheduler leadership lost before the stop', evidence: freshEvidence }
   if (op.type === 'patch') await kube.mergePatch(path, op.patch)
   else await kube.delete(path)
   return { decision: 'stopped', acted: true, reason: op.note, evidence: { ...freshEvidence, operation: op } }
