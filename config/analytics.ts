@@ -32,6 +32,14 @@ export const rateCardSchema = z.strictObject({
 export const analyticsSchema = z.strictObject({
   /** How unallocated capacity cost is shared: none (shown as __unallocated__), proportional to allocated cost, or even across rows. */
   idleShare: z.enum(['none', 'proportional', 'even']).default('none'),
+  /**
+   * What owners are charged for (core/ledger.ts): allocated GPU-hours (default), effective GPU-hours
+   * (allocation × utilization; the idle-while-allocated cost goes to the __idle_allocated__ row),
+   * or hybrid (allocated plus idleSurchargeUsdPerGpuHour per idle-while-allocated GPU-hour).
+   */
+  chargeBasis: z.enum(['allocated', 'effective', 'hybrid']).default('allocated'),
+  /** hybrid basis: $ per idle-while-allocated GPU-hour added to the owner's bill; negative = a credit. */
+  idleSurchargeUsdPerGpuHour: z.number().min(-1_000).max(1_000).default(0),
   rateCard: rateCardSchema.default(() => rateCardSchema.parse({})),
   /** Most step buckets one series may have (Prometheus' range-query limit). */
   maxPoints: z.number().int().positive().default(11_000),

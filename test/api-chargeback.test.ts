@@ -141,6 +141,50 @@ describe('GET /api/v1/chargeback', () => {
     expect(body.data.reconciliation).toMatchObject({ reconciled: true, fleetCostUsd: 17145.6, rowsCostUsd: 17145.6, policy })
   })
 
+  describe('the dual ledger (chargeBasis)', () => {
+    // vision held 204 + 348/7 GPU-hours for 563.66 USD; (96 + 24/7) x 0.4 of them were sampled idle:
+    // their cost at vision's average rate is 563.66 x 39.771 / 253.714 = 88.36 USD. nlp and __unallocated__ were never sampled.
+    const idleHours = (96 + 24 / 7) * 0.4
+    it('shows allocated and effective GPU-hours and the idle-while-allocated cost on every row, on the allocated basis by default', async () => {
+      const { body } = await get(`/api/v1/chargeback?period=${MONTH}`)
+      expect(body.data.chargeBasis).toBe('allocated')
+      const vision = body.data.rows.find((r: any) => r.key === 'vision')
+      expect(vision).toMatchObject({ effectiveGpuHours: vision.usedGpuHours, idleAllocatedCostUsd: 88.36, basisAdjustmentUsd: 0, costUsd: 563.66 })
+      expect(body.data.rows.find((r: any) => r.key === 'nlp')).toMatchObject({ effectiveGpuHours: null, idleAllocatedCostUsd: 0 })
+    })
+
+    it('effective: owners pay for what they used; the idle-while-allocated cost is the __idle_allocated__ row, and the bill still sums to the fleet cost', async () => {
+      const { body } = await get(`/api/v1/chargeback?period=${MONTH}&basis=effective`)
+      expect(cents(body)).toEqual([['__unallocated__', 2000], ['nlp', 160800], ['vision', 56366 - 8836], ['__idle__', 1495394], ['__idle_allocated__', 8836]])
+      expect(body.data.reconciliation).toMatchObject({ reconciled: true, fleetCostUsd: 17145.6 })
+    })
+
+    it('hybrid: allocated plus a surcharge per idle-while-allocated GPU-hour (from the query or config), offset so the bill still reconciles', async () => {
+      const surcharge = Math.round(idleHours * 0.5 * 100)
+      const { body } = await get(`/api/v1/chargeback?period=${MONTH}&basis=hybrid&idleSurcharge=0.5`)
+      expect(cents(body)).toEqual([['__unallocated__', 2000], ['nlp', 160800], ['vision', 56366 + surcharge], ['__idle__', 1495394], ['__idle_allocated__', -surcharge]])
+      expect(body.data.reconciliation.reconciled).toBe(true)
+      const configured = await start({ ...ts.config, analytics: { ...ts.config.analytics, chargeBasis: 'hybrid', idleSurchargeUsdPerGpuHour: 0.5 } })
+      expect(cents((await get(`/api/v1/chargeback?period=${MONTH}`, {}, configured)).body)).toEqual(cents(body))
+    })
+
+    it('splits a team token’s bill by project on the basis, summing to the team’s row to the cent, without the fleet’s rows', async () => {
+      const team = await get(`/api/v1/chargeback?period=${MONTH}&basis=effective`, { 'x-team': 'vision' })
+      expect(cents(team.body)).toEqual([['vision', 56366 - 8836]])
+      const byProject = await get(`/api/v1/chargeback?period=${MONTH}&basis=effective&by=project`, { 'x-team': 'vision' })
+      const rows = byProject.body.data.rows
+      expect(rows.reduce((n: number, r: any) => n + Math.round(r.costUsd * 100), 0)).toBe(56366 - 8836)
+      expect(rows.reduce((n: number, r: any) => n + Math.round(r.idleAllocatedCostUsd * 100), 0)).toBe(8836)
+      expect(byProject.body.data.reconciliation).toMatchObject({ reconciled: true, differenceCents: 0 })
+      expect(JSON.stringify(byProject.body)).not.toContain('__idle')
+    })
+
+    it('refuses a surcharge without the hybrid basis, and an unknown basis', async () => {
+      expect((await get(`/api/v1/chargeback?period=${MONTH}&idleSurcharge=1`)).status).toBe(400)
+      expect((await get(`/api/v1/chargeback?period=${MONTH}&basis=used`)).status).toBe(400)
+    })
+  })
+
   it('takes the idle-share policy from config when the query does not name one', async () => {
     const even = await start({ ...ts.config, analytics: { ...ts.config.analytics, idleShare: 'even' } })
     const { body } = await get(`/api/v1/chargeback?period=${MONTH}`, {}, even)
@@ -168,8 +212,8 @@ describe('GET /api/v1/chargeback', () => {
     const { type, body } = await get(`/api/v1/chargeback?period=${MONTH}&idleShare=proportional&format=csv`)
     expect(type).toContain('text/csv')
     const lines = (body as string).trim().split('\n')
-    expect(lines[0]).toBe('team,allocatedGpuHours,usedGpuHours,idleGpuHours,utilUnknownGpuHours,allocatedCostUsd,idleShareCostUsd,costUsd')
-    expect(lines[1]).toBe('__unallocated__,10,,,10,20.00,136.46,156.46')
+    expect(lines[0]).toBe('team,allocatedGpuHours,effectiveGpuHours,idleGpuHours,utilUnknownGpuHours,allocatedCostUsd,idleShareCostUsd,idleAllocatedCostUsd,basisAdjustmentUsd,costUsd')
+    expect(lines[1]).toBe('__unallocated__,10,,,10,20.00,136.46,0.00,0.00,156.46')
     expect(lines.slice(1).map((l) => l.split(',').at(-1))).toEqual(['156.46', '12579.58', '4409.56'])
     const totalCents = lines.slice(1).reduce((n, l) => n + Math.round(Number(l.split(',').at(-1)) * 100), 0)
     expect(totalCents).toBe(1714560)

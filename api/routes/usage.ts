@@ -3,6 +3,7 @@ import type { Router } from 'express'
 import { z } from 'zod'
 import { chargeback, costByKey, splitRow, UNATTRIBUTED_ROW, type ChargeInput, type ChargeRow, type CostTotal, type IdleSharePolicy } from '../../core/chargeback'
 import { InputError } from '../../core/errors'
+import { applyChargeBasis, CHARGE_BASES, splitOnBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
 import {
   buildSeries, capacityApplies, CAPACITY_KEYS, GROUP_KEYS, monthlyAllocation, parseFilterValues, parseGroupBy, recentMonths, topWaste, usageGrid,
   type BucketGrid, type Filters, type GroupKey, type UsageSeries,
@@ -39,6 +40,8 @@ const chargebackQuery = z.strictObject({
   period: z.string().optional().describe('a month (2026-09), a quarter (2026-Q3) or a window (30d, FROM,TO); default: this month so far'),
   by: z.enum(CHARGE_KEYS).default('team'),
   idleShare: z.enum(['none', 'proportional', 'even']).optional().describe('overrides analytics.idleShare'),
+  basis: z.enum(CHARGE_BASES).optional().describe('what owners pay for: allocated, effective (allocation x utilization) or hybrid; overrides analytics.chargeBasis'),
+  idleSurcharge: z.coerce.number().min(-1_000).max(1_000).optional().describe('hybrid: $ per idle-while-allocated GPU-hour (negative = credit); overrides analytics.idleSurchargeUsdPerGpuHour'),
 })
 
 /** Registers /usage, /summary, /chargeback. */
@@ -284,31 +287,36 @@ async function charge(deps: RouteDeps, q: z.infer<typeof chargebackQuery>, princ
   const costs = costByKey(allocUses, cfg.rateCard)
   const capacity = costByKey(capUses, cfg.rateCard).get('') ?? { gpuHours: 0, costUsd: 0, defaultRateGpuHours: 0, unpricedCloudGpuHours: 0 }
   const fleet = chargeback(chargeInputs(costs, used), { capacityGpuHours: capacity.gpuHours, capacityCostUsd: capacity.costUsd }, policy)
+  const basis: BasisPolicy = { basis: q.basis ?? cfg.chargeBasis, idleSurchargeUsdPerGpuHour: q.idleSurcharge ?? cfg.idleSurchargeUsdPerGpuHour }
+  if (basis.basis !== 'hybrid' && q.idleSurcharge !== undefined) throw new InputError(`idleSurcharge applies to basis=hybrid only (basis is ${basis.basis})`)
+  const ledger = applyChargeBasis(fleet.rows, basis)
   const warnings = period.toMs > nowMs ? [`the period is not over: charged up to now (${new Date(nowMs).toISOString()})`] : []
-  let rows = fleet.rows
-  let reconciliation: Record<string, unknown> = { scope: 'fleet', ...fleet.reconciliation }
+  let rows = ledger
+  const rowsCents = ledger.reduce((n, r) => n + r.costCents, 0)
+  let reconciliation: Record<string, unknown> = { scope: 'fleet', ...fleet.reconciliation, reconciled: fleet.reconciliation.reconciled && rowsCents === Math.round(fleet.reconciliation.fleetCostUsd * 100) }
   if (team === undefined) {
     warnings.push(...rateWarnings(capacity, cfg.rateCard.defaultUsdPerGpuHour), ...fleet.warnings)
   } else {
     // Fleet-wide figures (other teams, the fleet's size and cost) stay out of a team's answer.
-    const scoped = await teamRows(deps, team, q.by, span, upTo, fleet.rows, policy)
+    const scoped = await teamRows(deps, team, q.by, span, upTo, fleet.rows, ledger, policy, basis)
     rows = scoped.rows
     reconciliation = scoped.reconciliation
     warnings.push(`scoped to team '${team}': the rows are the team's share of the fleet's cost`)
   }
-  const data = { period: { input: q.period ?? null, ...isoWindow(upTo) }, by: q.by, idleShare: reconciliation.policy ?? policy, rows, reconciliation }
+  const data = { period: { input: q.period ?? null, ...isoWindow(upTo) }, by: q.by, idleShare: reconciliation.policy ?? policy, chargeBasis: basis.basis, idleSurchargeUsdPerGpuHour: basis.idleSurchargeUsdPerGpuHour, rows, reconciliation }
   return { data, warnings, table: chargeTable(q.by, rows) }
 }
 
 /** A team-scoped caller's rows: its team row, or that row split by the asked key (summing to it to the cent). */
-async function teamRows(deps: RouteDeps, team: string, by: GroupKey, span: { fromMs: number; toMs: number; nowMs: number }, upTo: TimeWindow, fleetRows: ChargeRow[], policy: IdleSharePolicy) {
+async function teamRows(deps: RouteDeps, team: string, by: GroupKey, span: { fromMs: number; toMs: number; nowMs: number }, upTo: TimeWindow, fleetRows: ChargeRow[], ledger: LedgerRow[], policy: IdleSharePolicy, basis: BasisPolicy) {
   const parent = fleetRows.find((r) => r.key === team)
-  const total = parent?.costCents ?? 0
-  let rows = parent ? [parent] : []
-  if (by !== 'team' && parent) {
+  const onBasis = ledger.find((r) => r.key === team)
+  const total = onBasis?.costCents ?? 0
+  let rows: LedgerRow[] = onBasis ? [onBasis] : []
+  if (by !== 'team' && parent && onBasis) {
     const filters: Filters = { team: [team] }
     const [uses, used] = await Promise.all([allocationCost(deps.query, { ...span, by, filters }), usedByKey(deps, upTo, span.nowMs, by, filters)])
-    rows = splitRow(parent, chargeInputs(costByKey(uses, deps.config.analytics.rateCard), used), policy)
+    rows = splitOnBasis(onBasis, splitRow(parent, chargeInputs(costByKey(uses, deps.config.analytics.rateCard), used), policy), basis)
   }
   const rowsCents = rows.reduce((n, r) => n + r.costCents, 0)
   return {
@@ -317,11 +325,13 @@ async function teamRows(deps: RouteDeps, team: string, by: GroupKey, span: { fro
   }
 }
 
-const CHARGE_COLUMNS = ['allocatedGpuHours', 'usedGpuHours', 'idleGpuHours', 'utilUnknownGpuHours', 'allocatedCostUsd', 'idleShareCostUsd', 'costUsd'] as const
+const CHARGE_COLUMNS = [
+  'allocatedGpuHours', 'effectiveGpuHours', 'idleGpuHours', 'utilUnknownGpuHours', 'allocatedCostUsd', 'idleShareCostUsd', 'idleAllocatedCostUsd', 'basisAdjustmentUsd', 'costUsd',
+] as const
 
 /** One CSV row per chargeback row, money with two decimals for finance. */
-function chargeTable(by: string, rows: readonly ChargeRow[]): Table {
-  const money = new Set<string>(['allocatedCostUsd', 'idleShareCostUsd', 'costUsd'])
+function chargeTable(by: string, rows: readonly LedgerRow[]): Table {
+  const money = new Set<string>(['allocatedCostUsd', 'idleShareCostUsd', 'idleAllocatedCostUsd', 'basisAdjustmentUsd', 'costUsd'])
   return {
     columns: [by, ...CHARGE_COLUMNS],
     rows: rows.map((r) => ({ [by]: r.key, ...Object.fromEntries(CHARGE_COLUMNS.map((c) => [c, money.has(c) ? (r[c] as number).toFixed(2) : r[c]])) })),
