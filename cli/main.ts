@@ -6,7 +6,7 @@ import { parseDuration } from '../core/windows'
 import { redact } from '../config/redact'
 import { ConfigError, GpuscopeError } from '../core/errors'
 import { createStore } from '../store/client'
-import { migrate } from '../store/migrate'
+import { migrate, renderAll } from '../store/migrate'
 import { registerForecastCommands } from './forecast'
 import { registerReportCommands } from './report'
 import { ROLES, type Role, type ServeOptions } from './roles'
@@ -68,8 +68,13 @@ program
 program
   .command('migrate')
   .description('apply pending schema migrations (idempotent) and reconcile TTLs')
-  .action(async () => {
+  .option('--print-ddl', 'print the DDL migrate runs on an empty database for store.mode (single or cluster), without connecting')
+  .action(async (opts: { printDdl?: boolean }) => {
     const { config: cfg } = config()
+    if (opts.printDdl) {
+      process.stdout.write(renderAll(cfg.store).map((s) => `${s};\n`).join('\n'))
+      return
+    }
     const store = await createStore(cfg.store)
     try {
       const r = await migrate(store, cfg.store)

@@ -10,6 +10,7 @@ import { idleSchema } from './idle'
 import { jupyterSchema } from './jupyter'
 import { kubernetesSchema } from './kubernetes'
 import { replaySchema } from './replay'
+import { storeSchema } from './store'
 
 /**
  * The one configuration schema. Every field has a default so an empty file (or
@@ -18,57 +19,12 @@ import { replaySchema } from './replay'
  */
 
 const port = z.number().int().min(0).max(65_535)
-const positiveInt = z.number().int().positive()
-const days = z.number().int().min(1).max(36_500)
 
 const apiSchema = z.strictObject({
   /** Loopback by default: exposing the API is a deliberate choice (deploy/ sets 0.0.0.0). */
   host: z.string().min(1).default('127.0.0.1'),
   port: port.default(8080),
 })
-
-const writerSchema = z.strictObject({
-  /** Flush when this many rows are queued for one table. */
-  batchRows: positiveInt.default(100_000),
-  /** Flush at least this often while rows are queued. */
-  flushIntervalMs: positiveInt.default(1_000),
-  /** Writers block (backpressure) once this many rows wait for one table. */
-  maxQueueRows: positiveInt.default(2_000_000),
-  /** Attempts per batch before it is reported as failed. */
-  maxAttempts: positiveInt.max(20).default(5),
-  retryBaseMs: positiveInt.default(200),
-  retryMaxMs: positiveInt.default(10_000),
-})
-
-const ttlSchema = z.strictObject({
-  /** Raw per-scrape GPU samples. */
-  rawDays: days.default(30),
-  /** 1-minute rollup. */
-  minuteDays: days.default(180),
-  /** 1-hour rollup (forecasting reads this). */
-  hourDays: days.default(1_095),
-})
-
-const storeSchema = z
-  .strictObject({
-    /** Embedded chDB data directory (used when no url is set). */
-    path: z.string().min(1).default('./data'),
-    /** ClickHouse server over HTTP(S); when set, the embedded engine is not used. */
-    url: z.url({ protocol: /^https?$/ }).optional(),
-    username: z.string().default('default'),
-    password: z.string().default(''),
-    database: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, _)')
-      .default('gpuscope'),
-    requestTimeoutMs: positiveInt.default(60_000),
-    ttl: ttlSchema.default(() => ttlSchema.parse({})),
-    writer: writerSchema.default(() => writerSchema.parse({})),
-  })
-  .refine((s) => s.ttl.minuteDays >= s.ttl.rawDays && s.ttl.hourDays >= s.ttl.minuteDays, {
-    message: 'rollups must be kept at least as long as the data they summarise (rawDays <= minuteDays <= hourDays)',
-    path: ['ttl'],
-  })
 
 const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

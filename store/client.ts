@@ -70,7 +70,10 @@ async function openServer(config: StoreConfig, url: string): Promise<Store> {
   } finally {
     await bootstrap.close()
   }
-  return wrap(createClient({ ...common, database: config.database }), 'server', config.database, maskUrlCredentials(url))
+  // Cluster mode (docs/clickhouse-cluster.md): IN / JOIN subqueries over Distributed tables run once on the
+  // initiator (the default 'deny' refuses gpuscope's queries), and an insert returns once every shard has its rows.
+  const clusterSettings = config.mode === 'cluster' ? { distributed_product_mode: 'global' as const, insert_distributed_sync: 1 as const } : {}
+  return wrap(createClient({ ...common, database: config.database, clickhouse_settings: clusterSettings }), 'server', config.database, maskUrlCredentials(url))
 }
 
 function wrap(client: ClickHouseClient, mode: StoreMode, database: string, location: string): Store {

@@ -2,10 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultConfig } from '../config/schema'
-import { ConflictError } from '../core/errors'
+import { defaultConfig, type StoreConfig } from '../config/schema'
+import { storeSchema } from '../config/store'
+import type { Params } from '../core/ports'
+import { ConfigError, ConflictError } from '../core/errors'
 import { createStore, type Store } from './client'
-import { migrate, readMigrations, renderMigration, splitStatements } from './migrate'
+import { migrate, readMigrations, renderAll, renderMigration, splitStatements } from './migrate'
 
 const dir = mkdtempSync(join(tmpdir(), 'gpuscope-migrate-'))
 const base = defaultConfig().store
@@ -54,5 +56,100 @@ describe('migration text', () => {
   })
   it('splits statements on a trailing semicolon and drops comment lines', () => {
     expect(splitStatements('-- c;\nCREATE A (x);\n\nCREATE B\n(y);\n')).toEqual(['CREATE A (x)', 'CREATE B\n(y)'])
+  })
+})
+
+/** What a recording stand-in answers for the migrator's reads of the database's state. */
+interface RecorderState {
+  applied?: Array<{ version: number; name: string; checksum: string }>
+  engines?: Array<{ name: string; engine: string }>
+  ttls?: Array<{ name: string; engine_full: string }>
+}
+
+/** The parts of Store that migrate uses, recording every statement in order and answering reads from `state`. */
+function recordingStore(mode: Store['mode'], state: RecorderState = {}) {
+  const commands: string[] = []
+  const reads: Array<{ sql: string; params: Params | undefined }> = []
+  const store = {
+    mode,
+    database: 'gpuscope',
+    location: 'recorder',
+    command: async (sql: string) => {
+      commands.push(sql)
+    },
+    query: async <T>(sql: string, params?: Params): Promise<T[]> => {
+      reads.push({ sql, params })
+      if (sql.includes('FROM schema_migrations')) return (state.applied ?? []) as T[]
+      if (sql.startsWith('SELECT name, engine FROM system.tables')) return (state.engines ?? []) as T[]
+      if (sql.startsWith('SELECT name, engine_full FROM system.tables')) return (state.ttls ?? []) as T[]
+      throw new Error(`recorder: unexpected query ${sql}`)
+    },
+  }
+  return { store: store as unknown as Store, commands, reads }
+}
+
+const clusterConfig: StoreConfig = storeSchema.parse({ mode: 'cluster', cluster: 'gpu', url: 'http://ch-0.example:8123' })
+const isRecord = (sql: string) => sql.startsWith('INSERT INTO schema_migrations')
+/** TTLs as the local tables of a fresh cluster database report them (the configured defaults). */
+const freshTtls = [
+  { name: 'gpu_samples_local', engine_full: "ReplicatedMergeTree('/p', '{replica}') TTL toDateTime(ts) + toIntervalDay(30) SETTINGS x" },
+  { name: 'notebook_activity_local', engine_full: 'ReplicatedMergeTree TTL toDateTime(ts) + toIntervalDay(180)' },
+  { name: 'gpu_samples_1m_local', engine_full: 'ReplicatedAggregatingMergeTree TTL ts + toIntervalDay(180)' },
+  { name: 'gpu_samples_1h_local', engine_full: 'ReplicatedAggregatingMergeTree TTL ts + toIntervalDay(1095)' },
+]
+
+describe('migrate through a recording store', () => {
+  it('issues exactly the rendered cluster statements on a fresh database, recording each migration', async () => {
+    const r = recordingStore('server', { ttls: freshTtls })
+    const result = await migrate(r.store, clusterConfig)
+    expect(r.commands.filter((c) => !isRecord(c))).toEqual(renderAll(clusterConfig))
+    expect(r.commands.filter(isRecord)).toHaveLength(readMigrations().length)
+    expect(result).toEqual({ applied: readMigrations().map((m) => m.name), alreadyApplied: 0, ttlChanged: [] })
+    // Each migration's record follows its last statement.
+    const lastOfFirst = r.commands.indexOf(renderAll(clusterConfig, readMigrations().slice(0, 1)).at(-1) as string)
+    expect(isRecord(r.commands[lastOfFirst + 1] as string)).toBe(true)
+  })
+
+  it('reads TTLs from the local tables and alters them on every node', async () => {
+    const r = recordingStore('server', { ttls: freshTtls })
+    const config = { ...clusterConfig, ttl: { ...clusterConfig.ttl, rawDays: 45 } }
+    const result = await migrate(r.store, config)
+    expect(result.ttlChanged).toEqual(['gpu_samples: 30 -> 45 days'])
+    expect(r.commands.at(-1)).toBe("ALTER TABLE gpu_samples_local ON CLUSTER 'gpu' MODIFY TTL toDateTime(ts) + toIntervalDay(45)")
+    const ttlRead = r.reads.find((q) => q.sql.includes('engine_full'))
+    expect(ttlRead?.params).toEqual({ db: 'gpuscope', names: ['gpu_samples_local', 'notebook_activity_local', 'gpu_samples_1m_local', 'gpu_samples_1h_local'] })
+  })
+
+  it('runs only the setup and the ledger when every migration is recorded', async () => {
+    const applied = readMigrations().map((m) => ({ version: m.version, name: m.name, checksum: m.checksum }))
+    const engines = [{ name: 'schema_migrations', engine: 'ReplicatedReplacingMergeTree' }, { name: 'gpu_samples', engine: 'Distributed' }]
+    const r = recordingStore('server', { applied, engines, ttls: freshTtls })
+    expect(await migrate(r.store, clusterConfig)).toEqual({ applied: [], alreadyApplied: applied.length, ttlChanged: [] })
+    expect(r.commands).toEqual(renderAll(clusterConfig, []))
+  })
+
+  it('issues the single-mode statements unchanged', async () => {
+    const single = defaultConfig().store
+    const r = recordingStore('embedded')
+    await migrate(r.store, single)
+    expect(r.commands.filter((c) => !isRecord(c))).toEqual(renderAll(single))
+    expect(r.commands.some((c) => c.includes('ON CLUSTER') || c.includes('_local'))).toBe(false)
+  })
+
+  it.each([
+    { name: 'cluster config over a single-mode database', config: clusterConfig, mode: 'server' as const, engines: [{ name: 'gpu_samples', engine: 'MergeTree' }], table: 'gpu_samples' },
+    { name: 'cluster config over a single-mode ledger', config: clusterConfig, mode: 'server' as const, engines: [{ name: 'schema_migrations', engine: 'ReplacingMergeTree' }], table: 'schema_migrations' },
+    { name: 'single config over a cluster database', config: defaultConfig().store, mode: 'server' as const, engines: [{ name: 'workload_intervals', engine: 'Distributed' }], table: 'workload_intervals' },
+  ])('refuses a $name before creating any table', async ({ config, mode, engines, table }) => {
+    const r = recordingStore(mode, { engines })
+    await expect(migrate(r.store, config)).rejects.toThrow(new RegExp(`table gpuscope\\.${table} has engine \\w+, which store.mode '${config.mode}' does not use`))
+    await expect(migrate(recordingStore(mode, { engines }).store, config)).rejects.toBeInstanceOf(ConflictError)
+    expect(r.commands.some((c) => c.startsWith('CREATE TABLE IF NOT EXISTS gpu_samples'))).toBe(false)
+  })
+
+  it('refuses cluster mode on the embedded engine', async () => {
+    const r = recordingStore('embedded')
+    await expect(migrate(r.store, clusterConfig)).rejects.toBeInstanceOf(ConfigError)
+    expect(r.commands).toEqual([])
   })
 })
