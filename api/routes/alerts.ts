@@ -4,13 +4,19 @@ import { z } from 'zod'
 import { loadAuditLog } from '../../alerts/audit'
 import { burstStates, recentBurstRows } from '../../alerts/burst/status'
 import type { BurstPoolConfig } from '../../config/alerts'
-import { parseDuration } from '../../core/windows'
+import { burstAudit, type AuditStep } from '../../core/burstAudit'
+import { costByKey, isCloudProvider } from '../../core/chargeback'
+import { buildSeries, usageGrid } from '../../core/usage'
+import { parseDuration, parseWindow } from '../../core/windows'
+import { capacityCost } from '../../store/queries/fleet'
+import { allocationBuckets, capacityBuckets, utilBuckets, type UsageSpec } from '../../store/queries/usage'
 import { teamScope } from '../auth'
 import { ForbiddenError } from '../authErrors'
 import { otherTeam } from '../authMiddleware'
 import { defineRoute, type RouteDeps, type Table } from '../route'
 
 const DAY_MS = 86_400_000
+const HOUR_MS = 3_600_000
 
 /** A duration query parameter (`30m`, `6h`, `7d`) of at most 30 days. */
 const window = z.string().superRefine((text, ctx) => {
@@ -26,6 +32,10 @@ const burstQuery = z.strictObject({
   cluster: z.string().min(1).optional(),
   pool: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(1_000).optional().describe('most recent decisions returned (default 100)'),
+})
+
+const burstAuditQuery = z.strictObject({
+  period: z.string().default('30d').describe('30d, FROM,TO (RFC 3339), 2026-Q3, 2026-09 (default 30d)'),
 })
 
 const actionsQuery = z.strictObject({
@@ -74,6 +84,63 @@ function registerBurst(router: Router, registry: OpenAPIRegistry, deps: RouteDep
   }, deps.now)
 }
 
+function registerBurstAudit(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
+  defineRoute(router, registry, {
+    path: '/api/v1/burst/audit',
+    summary: 'Cloud GPU-hours and cost spent while on-prem GPUs sat allocated but idle, and what reclaiming them first would have saved',
+    tag: 'alerts',
+    query: burstAuditQuery,
+    handler: async ({ query, principal, nowMs }) => {
+      if (teamScope(principal) !== undefined) throw new ForbiddenError('the burst audit covers the whole fleet: it needs a fleet-wide token')
+      const period = parseWindow(query.period, nowMs)
+      const upTo = { fromMs: period.fromMs, toMs: Math.min(period.toMs, nowMs) }
+      const grid = usageGrid(upTo, HOUR_MS, deps.config.analytics.maxPoints)
+      const capSpec: UsageSpec = { grid, nowMs, groupBy: ['cluster', 'provider'], filters: {} }
+      const workSpec: UsageSpec = { grid, nowMs, groupBy: ['cluster', 'provider', 'workload'], filters: {} }
+      const [capacity, { allocation }, util, capUses] = await Promise.all([
+        capacityBuckets(deps.query, capSpec), allocationBuckets(deps.query, workSpec), utilBuckets(deps.query, workSpec), capacityCost(deps.query, { ...upTo, nowMs }),
+      ])
+      const steps = new Map<string, AuditStep>()
+      const at = (cluster: string, tsMs: number): AuditStep => {
+        const key = `${cluster} ${tsMs}`
+        return steps.get(key) ?? steps.set(key, { tsMs, cluster, cloudGpus: 0, onpremIdleGpus: 0, onpremUnknownGpus: 0 }).get(key)!
+      }
+      for (const s of buildSeries(capSpec.groupBy, grid, nowMs, { capacity, allocation: [], pending: [], util: [] }).series) {
+        if (!isCloudProvider(s.group.provider ?? '')) continue
+        for (const p of s.points) at(s.group.cluster ?? '', Date.parse(p.ts)).cloudGpus += p.capacityGpus ?? 0
+      }
+      const utilBelow = deps.config.idle.utilBelow
+      for (const s of buildSeries(workSpec.groupBy, grid, nowMs, { capacity: null, allocation, pending: [], util }).series) {
+        if (isCloudProvider(s.group.provider ?? '')) continue
+        for (const p of s.points) {
+          if (p.allocatedGpus <= 0) continue
+          const step = at(s.group.cluster ?? '', Date.parse(p.ts))
+          if (p.utilRatio === null) step.onpremUnknownGpus += p.allocatedGpus
+          else if (p.utilRatio < utilBelow) step.onpremIdleGpus += p.allocatedGpus
+        }
+      }
+      const cloudCost = costByKey(capUses.filter((u) => isCloudProvider(u.provider)), deps.config.analytics.rateCard).get('')?.costUsd ?? 0
+      const ordered = [...steps.values()].sort((x, y) => x.tsMs - y.tsMs || (x.cluster < y.cluster ? -1 : 1))
+      const audit = burstAudit(ordered, HOUR_MS, cloudCost)
+      const warnings: string[] = []
+      if (audit.totals.onpremUtilUnknownGpuHours > 0) {
+        warnings.push(`${audit.totals.onpremUtilUnknownGpuHours.toFixed(1)} on-prem allocated GPU-hours had no utilization sample: counted as unknown, not idle`)
+      }
+      const table: Table = {
+        columns: ['ts', 'cluster', 'cloudGpus', 'onpremIdleGpus', 'onpremUnknownGpus', 'reclaimableGpus'],
+        rows: ordered.map((x) => ({ ts: new Date(x.tsMs).toISOString(), cluster: x.cluster, cloudGpus: x.cloudGpus, onpremIdleGpus: x.onpremIdleGpus, onpremUnknownGpus: x.onpremUnknownGpus, reclaimableGpus: Math.min(x.cloudGpus, x.onpremIdleGpus) })),
+      }
+      const data = {
+        period: { input: query.period, from: new Date(upTo.fromMs).toISOString(), to: new Date(upTo.toMs).toISOString() },
+        idleRule: { utilBelow, stepMs: HOUR_MS },
+        ...audit,
+        steps: table.rows,
+      }
+      return { data, warnings, table }
+    },
+  }, deps.now)
+}
+
 function registerActions(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
   defineRoute(router, registry, {
     path: '/api/v1/actions',
@@ -101,6 +168,7 @@ function registerActions(router: Router, registry: OpenAPIRegistry, deps: RouteD
 
 /** Registers /burst and the actions audit routes. */
 export function registerAlertRoutes(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
+  registerBurstAudit(router, registry, deps)
   registerBurst(router, registry, deps)
   registerActions(router, registry, deps)
 }
