@@ -12,6 +12,8 @@ export interface Metrics {
 export interface MetricSources {
   writerStats: () => WriterStats[]
   collectorHealth: () => SourceHealth[]
+  /** Whether this process holds the scheduler Lease; undefined = no leader election here (the series is left out). */
+  schedulerLeader?: () => boolean | undefined
 }
 
 type Labelled = Record<string, string>
@@ -27,6 +29,16 @@ export function createMetrics(sources: MetricSources): Metrics {
   // prom-client exports these gauges with a `_total` suffix, which promtool's lint rejects
   // (only counters may end in _total); the same values remain as nodejs_active_{handles,requests,resources}.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
+  new Gauge({
+    name: 'gpuscope_scheduler_leader',
+    help: '1 while this process holds the scheduler Lease and may act (leader election), else 0.',
+    registers: [registry],
+    collect() {
+      const leader = sources.schedulerLeader?.()
+      if (leader === undefined) this.reset()
+      else this.set(leader ? 1 : 0)
+    },
+  })
   const httpRequests = new Counter({
     name: 'gpuscope_http_requests_total',
     help: 'HTTP requests answered, by method, route and status code.',

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startAdmissionTls } from '../alerts/admission'
+import { connectLeaseApi, leaderIdentity } from '../alerts/leader/kubeLease'
+import { createLeaderElector, type LeaderElector } from '../alerts/leader/lease'
 import { startAlerts, type AlertsService } from '../alerts/schedule'
 import { createApp } from '../api/app'
 import { createAuth } from '../api/authMiddleware'
@@ -48,6 +50,7 @@ export async function startService(loaded: LoadedConfig, options: ServeOptions =
   let scheduler: CollectorScheduler | undefined
   let fleet: FleetMetrics | undefined
   let alerts: AlertsService | undefined
+  let elector: LeaderElector | undefined
   let admissionTls: Awaited<ReturnType<typeof startAdmissionTls>>
   let replayState: string | undefined
   const replayAbort = new AbortController()
@@ -55,7 +58,7 @@ export async function startService(loaded: LoadedConfig, options: ServeOptions =
   let live: LiveReplay | undefined
   const health = new CollectorHealth()
   const startedMs = Date.now()
-  const metrics = createMetrics({ writerStats: () => writers?.stats() ?? [], collectorHealth: () => health.snapshot() })
+  const metrics = createMetrics({ writerStats: () => writers?.stats() ?? [], collectorHealth: () => health.snapshot(), schedulerLeader: () => elector?.isLeader() })
 
   const readiness = async (): Promise<string[]> => {
     if (startupError) return [`startup failed: ${startupError}`]
@@ -89,7 +92,29 @@ export async function startService(loaded: LoadedConfig, options: ServeOptions =
       fleet = registerFleetMetrics(metrics.registry, { query: store.query, logger, now: Date.now, idle: config.idle })
       fleet.start()
     }
-    if (plan.scheduler) alerts = startAlerts({ config, query: store.query, sinks: writers.sinks, logger, now: Date.now })
+    if (plan.scheduler) {
+      const alertDeps = { config, query: store.query, sinks: writers.sinks, logger, now: Date.now }
+      const le = config.leaderElection
+      if (le.enabled) {
+        // Only the Lease holder schedules anything; the term's signal aborts the moment leadership is lost,
+        // and every cluster change checks it right before it is made (alerts/evaluate.ts, burst/controller.ts).
+        elector = createLeaderElector({
+          api: await connectLeaseApi(le), namespace: le.namespace, name: le.leaseName, identity: leaderIdentity(le), logger,
+          leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs,
+          onStartedLeading: (signal) => {
+            const svc = startAlerts({ ...alertDeps, leadership: signal })
+            alerts = svc
+            logger.info({ identity: leaderIdentity(le) }, 'scheduler leadership acquired: alerts, enforcer and burst controller running')
+            signal.addEventListener('abort', () => void svc.stop(), { once: true })
+          },
+          onStoppedLeading: () => logger.warn('scheduler leadership lost: alerts, enforcer and burst controller stopped'),
+        })
+        elector.start()
+      } else {
+        if (plan.role === 'scheduler') logger.warn('scheduler role without leader election (leaderElection.enabled): run exactly one replica')
+        alerts = startAlerts(alertDeps)
+      }
+    }
     if (plan.admissionTls) admissionTls = await startAdmissionTls({ config, query: store.query, logger, now: Date.now })
     const deps = { sinks: writers.sinks, query: store.query, logger, now: Date.now }
     const startCollectors = async (effective: typeof config, now: () => number = Date.now) => {
@@ -145,6 +170,7 @@ export async function startService(loaded: LoadedConfig, options: ServeOptions =
       replayAbort.abort(new Error('shutting down'))
       await replayRun
       await admissionTls?.close()
+      await elector?.stop() // stops acting first, then releases the Lease so a standby takes over at once
       await alerts?.stop() // waits for a run in flight so its audit rows are written
       await scheduler?.stop()
       await live?.stop()

@@ -9,6 +9,7 @@ import { forecastSchema } from './forecast'
 import { idleSchema } from './idle'
 import { jupyterSchema } from './jupyter'
 import { kubernetesSchema } from './kubernetes'
+import { leaderElectionSchema } from './leader'
 import { replaySchema } from './replay'
 import { storeSchema } from './store'
 
@@ -47,6 +48,8 @@ export const configSchema = z.strictObject({
   idle: idleSchema.default(() => idleSchema.parse({})),
   forecast: forecastSchema.default(() => forecastSchema.parse({})),
   alerts: alertsSchema.default(() => alertsSchema.parse({})),
+  /** Scheduler leader election with a Kubernetes Lease: only the holder runs alerts, the enforcer and the burst controller. */
+  leaderElection: leaderElectionSchema.default(() => leaderElectionSchema.parse({})),
   auth: authSchema.default(() => authSchema.parse({})),
   elasticsearch: elasticsearchSchema.default(() => elasticsearchSchema.parse({})),
   /** Static prices: on-prem amortised $/GPU-hour and clouds without an adapter. */

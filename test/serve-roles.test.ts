@@ -7,6 +7,7 @@ import { defaultConfig } from '../config/schema'
 import { createStore, type Store } from '../store/client'
 import { startChdbHttpServer, type ChdbHttpServer } from './fakes/clickhouseHttp'
 import { startFakeExporter, type FakeExporter } from './fakes/exporter'
+import { FakeLeaseApi } from './fakes/leaseApi'
 import { listeningPort, spawnScript, waitFor200, type Child } from './helpers/serveProcess'
 
 /**
@@ -53,7 +54,11 @@ describe('serve --role api | collector | scheduler, one process each', () => {
   it('the api role waits, unready, for the schema; a collector shard migrates and collects only its clusters; the scheduler runs alone', async () => {
     const api = await start('--role', 'api')
     // The api role never runs DDL: before anyone migrates it says why it is not ready.
-    const before = await readyz(api.base)
+    let before = await readyz(api.base)
+    for (let i = 0; i < 200 && before.data.problems.some((p) => p.startsWith('store: opening')); i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      before = await readyz(api.base)
+    }
     expect(before.data.ready).toBe(false)
     expect(before.data.problems.join(' ')).toMatch(/schema: .*gpuscope migrate/)
 
@@ -88,6 +93,53 @@ describe('serve --role api | collector | scheduler, one process each', () => {
       expect(await c.child.exit).toEqual({ code: 0, signal: null })
     }
     expect(clickhouse.served.query).toBeGreaterThan(0)
+  })
+
+  it('two scheduler replicas with leader election: exactly one leads; when it is killed the standby takes over', async () => {
+    const leases = new FakeLeaseApi({ token: 'lease-token' })
+    try {
+      const kubeconfig = async (name: string) => {
+        const endpoint = await leases.endpoint(name)
+        const file = join(dir, `${name}.kubeconfig`)
+        writeFileSync(file, stringify({
+          apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
+          clusters: [{ name: 'fake', cluster: { server: endpoint.url, 'insecure-skip-tls-verify': true } }],
+          users: [{ name: 'gpuscope', user: { token: 'lease-token' } }],
+          contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'gpuscope' } }],
+        }))
+        return file
+      }
+      const replica = async (name: string) => {
+        const child = spawnScript('cli/main.ts', ['--config', configFile, 'serve', '--role', 'scheduler'], {
+          GPUSCOPE_LEADER_ELECTION_ENABLED: 'true', GPUSCOPE_LEADER_ELECTION_KUBECONFIG: await kubeconfig(name), GPUSCOPE_LEADER_ELECTION_IDENTITY: name,
+          GPUSCOPE_LEADER_ELECTION_LEASE_DURATION_MS: '2000', GPUSCOPE_LEADER_ELECTION_RENEW_DEADLINE_MS: '1400', GPUSCOPE_LEADER_ELECTION_RETRY_PERIOD_MS: '200',
+        })
+        children.push(child)
+        return { name, child, base: `http://127.0.0.1:${await listeningPort(child)}` }
+      }
+      const [a, b] = [await replica('sched-a'), await replica('sched-b')]
+      const leaderGauge = async (base: string) => /^gpuscope_scheduler_leader (\d)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]
+      const first = await Promise.race([a, b].map((r) => r.child.waitForLine(/scheduler leadership acquired/, 60_000).then(() => r)))
+      const standby = first === a ? b : a
+      // Both are ready (a standby must pass /readyz so a rolling update can finish); exactly one leads.
+      for (const r of [a, b]) await waitFor200(`${r.base}/readyz`, 300)
+      expect(await leaderGauge(first.base)).toBe('1')
+      expect(await leaderGauge(standby.base)).toBe('0')
+      expect(standby.child.stderr.join('\n')).not.toMatch(/scheduler leadership acquired/)
+      expect(leases.store.get('gpuscope', 'gpuscope-scheduler')?.spec.holderIdentity).toBe(first.name)
+
+      first.child.proc.kill('SIGKILL')
+      await standby.child.waitForLine(/scheduler leadership acquired/, 60_000)
+      const lease = leases.store.get('gpuscope', 'gpuscope-scheduler')
+      expect(lease?.spec.holderIdentity).toBe(standby.name)
+      expect(lease?.spec.leaseTransitions).toBe(1)
+      // A graceful stop releases the Lease at once.
+      standby.child.proc.kill('SIGTERM')
+      expect(await standby.child.exit).toEqual({ code: 0, signal: null })
+      expect(leases.store.get('gpuscope', 'gpuscope-scheduler')?.spec.holderIdentity ?? '').toBe('')
+    } finally {
+      await leases.close()
+    }
   })
 
   it('refuses a role other than all on the embedded store, and a shard of an unknown cluster, with exit code 2', async () => {
