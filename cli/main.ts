@@ -8,6 +8,7 @@ import { ConfigError, GpuscopeError } from '../core/errors'
 import { createStore } from '../store/client'
 import { migrate, renderAll } from '../store/migrate'
 import { registerForecastCommands } from './forecast'
+import { registerGenerateCommands } from './generate'
 import { registerReportCommands } from './report'
 import { ROLES, type Role, type ServeOptions } from './roles'
 import { startService } from './serve'
@@ -123,6 +124,7 @@ async function runService(loaded: LoadedConfig, options: ServeOptions = {}): Pro
 
 registerForecastCommands(program, config)
 registerReportCommands(program, config)
+registerGenerateCommands(program, config)
 
 try {
   await program.parseAsync(process.argv)
