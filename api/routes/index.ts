@@ -4,6 +4,7 @@ import type { RouteDeps } from '../route'
 import { registerAlertRoutes } from './alerts'
 import { registerForecastRoutes } from './forecast'
 import { registerIdleRoutes } from './idle'
+import { registerOpenCostRoutes } from './opencost'
 import { registerUsageRoutes } from './usage'
 import { registerWorkloadRoutes } from './workloads'
 
@@ -14,4 +15,5 @@ export function registerRoutes(router: Router, registry: OpenAPIRegistry, deps: 
   registerWorkloadRoutes(router, registry, deps)
   registerForecastRoutes(router, registry, deps)
   registerAlertRoutes(router, registry, deps)
+  registerOpenCostRoutes(router, registry, deps)
 }
