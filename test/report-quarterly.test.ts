@@ -6,7 +6,7 @@ import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { registerReportCommands } from '../cli/report'
 import { backfill } from '../collector/replay/backfill'
-import { clusterFromHelios } from '../collector/replay/sim/fromHelios'
+import { clusterFromHelios, HELIOS_EARTH_GPU_TIME_SHARES } from '../collector/replay/sim/fromHelios'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import type { Config } from '../config/schema'
 import { loadQuarterReport, type QuarterReport } from '../forecasting/report/index'
@@ -86,13 +86,58 @@ describe('quarterly report data', () => {
   })
 })
 
+// Helios summary, Earth: (cancel + fail) / (complete + cancel + fail) GPU-time = 50.06%.
+const earthWeight = (s: string) => HELIOS_EARTH_GPU_TIME_SHARES.find(([f]) => f === s)?.[1] ?? 0
+const EARTH_FAILED_OR_CANCELLED = (earthWeight('Deleted') + earthWeight('Failed')) / HELIOS_EARTH_GPU_TIME_SHARES.reduce((n, [, w]) => n + w, 0)
+
+describe('waste from failed and cancelled work in the report', () => {
+  it('reproduces the Helios summary: about half of the ended GPU time went to failed or cancelled jobs', () => {
+    const t = report.finalStates!.totals
+    // Tolerance 1.5 points: the replay's final states follow the summary's GPU-time shares by a
+    // seeded systematic sample over one month of simulated jobs, exact up to the jobs at the state
+    // boundaries (the largest holds about 1% of the month's ended GPU time).
+    expect(Math.abs(t.failedOrCancelledRatio! - EARTH_FAILED_OR_CANCELLED)).toBeLessThan(0.015)
+    expect(t.gpuHours.cancelled).toBeGreaterThan(t.gpuHours.failed)
+    expect(report.finalStates!.groups.length).toBeGreaterThanOrEqual(5)
+    expect(report.finalStates!.offenders.length).toBe(10)
+    expect(report.findings.some((f) => /^\d+\.\d% of the GPU time of work that ended went to pods that failed or were cancelled/.test(f))).toBe(true)
+  })
+
+  it('says the same as GET /api/v1/waste/final-states for the quarter', async () => {
+    const res = await fetch(`${base}/api/v1/waste/final-states?period=2026-Q2&by=team&top=10`)
+    const body = (await res.json()) as any
+    const r = report.finalStates!
+    for (const s of ['succeeded', 'failed', 'cancelled', 'running'] as const) expect(body.data.totals.gpuHours[s]).toBeCloseTo(r.totals.gpuHours[s], 6)
+    expect(body.data.groups.map((g: any) => g.team)).toEqual(r.groups.map((g) => g.team))
+    expect(body.data.offenders).toEqual(r.offenders)
+  })
+
+  it('is a section of the HTML and Markdown, and two CSV files', async () => {
+    const { renderReport } = await import('../forecasting/report/index')
+    const rendered = renderReport(report)
+    const ratio = `${(report.finalStates!.totals.failedOrCancelledRatio! * 100).toFixed(1)}% of the GPU time of work that ended`
+    for (const text of [rendered.html, rendered.markdown]) {
+      expect(text).toContain('Waste from failed and cancelled work')
+      expect(text).toContain(ratio)
+      expect(text).toContain('Top repeat offenders')
+    }
+    expect(rendered.markdown).toMatch(/\| cancelled \(deleted before finishing\) \| [\d,]+\.\d \| \d+\.\d% \| [\d,]+ \|/)
+    const teams = rendered.csv['final-states.csv']!.trim().split('\n')
+    expect(teams[0]).toBe('team,succeededGpuHours,failedGpuHours,cancelledGpuHours,runningGpuHours,unknownGpuHours,totalGpuHours,failedOrCancelledGpuHours,failedOrCancelledRatio')
+    expect(teams).toHaveLength(report.finalStates!.groups.length + 1)
+    const offenders = rendered.csv['repeat-offenders.csv']!.trim().split('\n')
+    expect(offenders[0]).toBe('team,user,failedPods,cancelledPods,endedPods,failedGpuHours,cancelledGpuHours,failedOrCancelledGpuHours,failedOrCancelledRatio')
+    expect(offenders).toHaveLength(11)
+  })
+})
+
 describe('gpuscope report quarterly', () => {
   it('writes self-contained HTML, Markdown and CSV files', async () => {
     const lines = await cli('quarterly', '--quarter', '2026-Q2', '--out', out)
-    expect(lines).toHaveLength(7)
+    expect(lines).toHaveLength(9)
     expect(readdirSync(out).sort()).toEqual([
-      'gpuscope-2026-Q2-chargeback.csv', 'gpuscope-2026-Q2-daily.csv', 'gpuscope-2026-Q2-forecast-daily.csv', 'gpuscope-2026-Q2-plan-months.csv',
-      'gpuscope-2026-Q2-waste.csv', 'gpuscope-2026-Q2.html', 'gpuscope-2026-Q2.md',
+      'gpuscope-2026-Q2-chargeback.csv', 'gpuscope-2026-Q2-daily.csv', 'gpuscope-2026-Q2-final-states.csv', 'gpuscope-2026-Q2-forecast-daily.csv', 'gpuscope-2026-Q2-plan-months.csv',
+      'gpuscope-2026-Q2-repeat-offenders.csv', 'gpuscope-2026-Q2-waste.csv', 'gpuscope-2026-Q2.html', 'gpuscope-2026-Q2.md',
     ])
     const html = readFileSync(join(out, 'gpuscope-2026-Q2.html'), 'utf8')
     expect(html).not.toMatch(/<script|<link|\ssrc=|href=|@import|url\(/i)
@@ -100,6 +145,7 @@ describe('gpuscope report quarterly', () => {
     const md = readFileSync(join(out, 'gpuscope-2026-Q2.md'), 'utf8')
     expect(md).toContain('## Top findings')
     expect(md).toContain('## Capacity plan')
+    expect(md).toContain('## Waste from failed and cancelled work')
     expect(readFileSync(join(out, 'gpuscope-2026-Q2-daily.csv'), 'utf8').split('\n')[0]).toBe('day,capacityGpus,allocatedGpus,pendingGpus,demandGpus,utilRatio,usedGpus')
   })
 

@@ -6,6 +6,7 @@ import { registerForecastRoutes } from './forecast'
 import { registerIdleRoutes } from './idle'
 import { registerOpenCostRoutes } from './opencost'
 import { registerUsageRoutes } from './usage'
+import { registerWasteRoutes } from './waste'
 import { registerWorkloadRoutes } from './workloads'
 
 /** Mounts every /api/v1 route on the router and records it in the OpenAPI registry. */
@@ -16,4 +17,5 @@ export function registerRoutes(router: Router, registry: OpenAPIRegistry, deps: 
   registerForecastRoutes(router, registry, deps)
   registerAlertRoutes(router, registry, deps)
   registerOpenCostRoutes(router, registry, deps)
+  registerWasteRoutes(router, registry, deps)
 }

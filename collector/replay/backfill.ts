@@ -93,9 +93,11 @@ function podIntervals(sim: SimCluster, pods: readonly SimPod[], k8s: BackfillOpt
   }
   const out: WorkloadInterval[] = []
   for (const p of pods) {
-    // A finished pod is gone from the API by now: it is stored as the collector saw it when it finished.
-    const seenAt = p.endMs !== undefined && p.endMs <= atMs ? p.endMs : atMs
-    const interval = podToInterval(podObject(sim, p, seenAt), ctx, seenAt, false)
+    // A finished pod is gone from the API by now: it is stored as the collector saw it when it finished,
+    // and a cancelled one (final Deleted) as the collector saw it deleted.
+    const ended = p.endMs !== undefined && p.endMs <= atMs
+    const seenAt = ended ? (p.endMs as number) : atMs
+    const interval = podToInterval(podObject(sim, p, seenAt), ctx, seenAt, ended && p.final === 'Deleted')
     if (interval) out.push(interval)
   }
   return out

@@ -2,16 +2,18 @@
  * Everything the quarterly capacity report shows, read once: the fleet's
  * capacity, allocation, demand and utilization over the quarter (exact
  * intervals, hourly, rolled up by day), the demand forecast for the next
- * quarter with the capacity plan, chargeback and idle waste by team, and the
- * findings. A part that cannot be built becomes a warning, not a failure.
+ * quarter with the capacity plan, chargeback and idle waste by team, GPU-hours
+ * by final state (waste from failed and cancelled work), and the findings. A part that cannot be built becomes a warning, not a failure.
  */
 import type { Config } from '../../config/schema'
 import { chargeback, costByKey, UNATTRIBUTED_ROW, type Chargeback, type ChargeInput } from '../../core/chargeback'
 import { InputError } from '../../core/errors'
+import { summarizeFinalStates, type FinalStatesSummary } from '../../core/finalStates'
 import type { QueryFn } from '../../core/ports'
 import { parseWindow, quarterOf, type TimeWindow } from '../../core/windows'
 import { burstPrices, teamUse, utilizationHourly, type TeamUse } from '../../store/queries/demand'
 import { allocationCost, capacityCost } from '../../store/queries/fleet'
+import { finalStateRows } from '../../store/queries/finalStates'
 import { loadDemand, type DemandSeries } from '../demand'
 import { forecastSeries, type SeriesForecast } from '../forecast'
 import { capacityPlan, pickBurstPrices, type CapacityPlan } from '../plan'
@@ -75,6 +77,8 @@ export interface QuarterReport {
   plan: CapacityPlan | null
   chargeback: Chargeback | null
   waste: TeamWaste[]
+  /** GPU-hours by final state, fleet and by team, with the top repeat offenders; null when it could not be read. */
+  finalStates: FinalStatesSummary | null
   findings: string[]
   warnings: string[]
 }
@@ -98,11 +102,12 @@ export async function loadQuarterReport(query: QueryFn, config: Config, quarter:
   const next = nextQuarterOf(quarter)
   const { forecast, plan, history } = await forecastAndPlan(query, config, next, dataWindow.toMs, nowMs, warnings)
   const cb = await chargebackOf(query, config, span, teams, warnings)
+  const finalStates = await finalStatesOf(query, span, warnings)
   const report: QuarterReport = {
     quarter, nextQuarter: next, window, nowMs, dataWindow,
     days: daysOf(fleet, util), totals: totalsOf(fleet, util), forecast,
     recent: history ? dailyMeans(history.startMs, history.demand).slice(-28) : [],
-    plan, chargeback: cb, waste: wasteOf(teams), findings: [], warnings,
+    plan, chargeback: cb, waste: wasteOf(teams), finalStates, findings: [], warnings,
   }
   report.findings = reportFindings(report)
   return report
@@ -149,6 +154,19 @@ async function chargebackOf(query: QueryFn, config: Config, span: TimeWindow & {
     return result
   } catch (err) {
     warnings.push(`no chargeback: ${(err as Error).message}`)
+    return null
+  }
+}
+
+/** Repeat offenders the report lists. */
+const REPORT_OFFENDERS = 10
+
+/** GPU-hours by final state per team over the data window (core/finalStates.ts); a failure becomes a warning. */
+async function finalStatesOf(query: QueryFn, span: TimeWindow & { nowMs: number }, warnings: string[]): Promise<FinalStatesSummary | null> {
+  try {
+    return summarizeFinalStates(await finalStateRows(query, span), ['team'], REPORT_OFFENDERS)
+  } catch (err) {
+    warnings.push(`no GPU-hours by final state: ${(err as Error).message}`)
     return null
   }
 }

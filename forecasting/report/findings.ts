@@ -3,7 +3,7 @@
  * repeat to leadership, each backed by a figure elsewhere in the report.
  * Findings about unknown figures say they are unknown.
  */
-import { IDLE_ROW } from '../../core/chargeback'
+import { IDLE_ROW, UNATTRIBUTED_ROW } from '../../core/chargeback'
 import type { QuarterReport } from './data'
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
@@ -39,6 +39,12 @@ export function reportFindings(r: Omit<QuarterReport, 'findings'>): string[] {
     : `Allocated GPUs were ${pct(t.utilRatio)} utilized (${t.utilMetric}).`)
   const worst = r.waste.find((w) => w.wasteGpuHours !== null && w.team !== IDLE_ROW)
   if (worst && worst.wasteGpuHours !== null) out.push(`Team ${worst.team} left the most allocated GPU time idle: ${n(worst.wasteGpuHours)} GPU-hours, ${pct(1 - (worst.utilRatio ?? 0))} of the ${n(worst.measuredGpuHours)} GPU-hours with DCGM samples${worst.unknownGpuHours >= 1 ? ` (${n(worst.unknownGpuHours)} more had none)` : ''}.`)
+  const lost = r.finalStates?.totals
+  if (lost && lost.failedOrCancelledRatio !== null && lost.failedOrCancelledGpuHours > 0) {
+    const team = r.finalStates?.groups[0]
+    out.push(`${pct(lost.failedOrCancelledRatio)} of the GPU time of work that ended went to pods that failed or were cancelled (${n(lost.failedOrCancelledGpuHours)} GPU-hours)` +
+      `${team && team.failedOrCancelledGpuHours > 0 ? `; team ${team.team === '' ? UNATTRIBUTED_ROW : team.team} lost the most (${n(team.failedOrCancelledGpuHours)} GPU-hours)` : ''}.`)
+  }
   if (r.forecast) {
     const c = r.forecast.choice
     out.push(c.naive ? `Forecasting: seasonal naive is the model (${c.reason}).` : `Forecasting: ${c.label} beats seasonal naive in backtests (sMAPE ${pct(c.score.smapeRatio)} vs ${pct(c.bar.smapeRatio)}).`)

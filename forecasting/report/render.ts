@@ -8,7 +8,9 @@ import { planSentences } from '../planText'
 import { chargebackChart, fanChart, quarterChart, wasteChart } from './charts'
 import type { QuarterReport } from './data'
 import { escapeXml } from './svg'
-import { backtestTextTable, chargebackTable, csvTables, planTable, summaryTable, wasteTable, type TextTable } from './tables'
+import {
+  backtestTextTable, chargebackTable, csvTables, finalStatesByTeamTable, finalStatesTable, planTable, repeatOffendersTable, summaryTable, wasteTable, type TextTable,
+} from './tables'
 
 /** The rendered report: HTML, Markdown and CSV files by name. */
 export interface RenderedReport {
@@ -62,7 +64,24 @@ function sections(r: QuarterReport): Section[] {
       charts: [wasteChart(r)],
       tables: [wasteTable(r)],
     },
+    { title: 'Waste from failed and cancelled work', paragraphs: finalStatesParagraphs(r), charts: [], tables: [finalStatesTable(r), finalStatesByTeamTable(r), repeatOffendersTable(r)] },
   ]
+}
+
+const gpuH = (x: number) => Math.round(x).toLocaleString('en-US')
+
+/** What the final-states section says above its tables. */
+function finalStatesParagraphs(r: QuarterReport): string[] {
+  const f = r.finalStates
+  if (!f) return ['GPU-hours by final state could not be read (see warnings).']
+  const t = f.totals
+  if (t.failedOrCancelledRatio === null) return ['No GPU work ended in the quarter, so no GPU-hours can be called failed or cancelled yet.']
+  const out = [
+    `${gpuH(t.failedOrCancelledGpuHours)} GPU-hours, ${(t.failedOrCancelledRatio * 100).toFixed(1)}% of the GPU time of work that ended, went to pods that failed (${gpuH(t.gpuHours.failed)}) or were cancelled, i.e. deleted before they finished (${gpuH(t.gpuHours.cancelled)}). ` +
+      `${gpuH(t.gpuHours.running)} GPU-hours went to work still running at the end, which is counted in no final state yet.`,
+  ]
+  if (f.offenders.length === 0) out.push('No user had two or more pods fail or be cancelled.')
+  return out
 }
 
 function htmlTable(t: TextTable): string {
@@ -86,7 +105,7 @@ function html(r: QuarterReport): string {
       ...s.tables.filter((t): t is TextTable => t !== null).map(htmlTable),
       '</section>',
     ].join('\n')),
-    '<footer>Definitions: demand = allocation + pending demand; GPU-hours from exact pod intervals; utilization = DCGM GR_ENGINE_ACTIVE where reported, else GPU_UTIL; waste = allocated GPU-hours × (1 − utilization). Made by gpuscope.</footer>',
+    '<footer>Definitions: demand = allocation + pending demand; GPU-hours from exact pod intervals; utilization = DCGM GR_ENGINE_ACTIVE where reported, else GPU_UTIL; waste = allocated GPU-hours × (1 − utilization); final state = the last phase of the pod (cancelled = deleted before it finished). Made by gpuscope.</footer>',
   ]
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title><style>${CSS}</style></head><body>\n${body.join('\n')}\n</body></html>\n`
 }

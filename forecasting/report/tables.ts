@@ -2,6 +2,8 @@
  * The report's tables as plain rows of strings, shared by the HTML and the
  * Markdown so both say the same thing, and as raw values for the CSV files.
  */
+import { UNATTRIBUTED_ROW } from '../../core/chargeback'
+import type { FinalState } from '../../core/finalStates'
 import { backtestTable, BACKTEST_DIGITS, type PlainTable } from '../backtestReport'
 import { planMonthsTable } from '../planText'
 import { formatHours } from '../series'
@@ -75,6 +77,48 @@ export function wasteTable(r: QuarterReport): TextTable {
   }
 }
 
+const STATE_NAMES: ReadonlyArray<[FinalState, string]> = [
+  ['succeeded', 'succeeded'], ['failed', 'failed'], ['cancelled', 'cancelled (deleted before finishing)'], ['running', 'still running'], ['unknown', 'ended, state unknown'],
+]
+const teamName = (team: string | undefined) => (team === undefined || team === '' ? UNATTRIBUTED_ROW : team)
+
+/** The fleet's GPU-hours by final state, with shares of all GPU-hours. */
+export function finalStatesTable(r: QuarterReport): TextTable | null {
+  const f = r.finalStates
+  if (!f) return null
+  const t = f.totals
+  return {
+    title: 'GPU-hours by final state of the work that held them',
+    columns: ['final state', 'GPU-h', 'share', 'pods'],
+    rows: [
+      ...STATE_NAMES.filter(([s]) => s !== 'unknown' || t.pods.unknown > 0).map(([s, name]) => [name, num(t.gpuHours[s]), pct(t.shares[s]), num(t.pods[s], 0)]),
+      ['total', num(t.totalGpuHours), pct(t.totalGpuHours > 0 ? 1 : null), num(Object.values(t.pods).reduce((a, b) => a + b, 0), 0)],
+    ],
+  }
+}
+
+/** GPU-hours by final state per team, most failed + cancelled first. */
+export function finalStatesByTeamTable(r: QuarterReport): TextTable | null {
+  const f = r.finalStates
+  if (!f) return null
+  return {
+    title: 'Failed and cancelled GPU-hours by team (share: of the GPU-hours of work that ended)',
+    columns: ['team', 'succeeded GPU-h', 'failed GPU-h', 'cancelled GPU-h', 'running GPU-h', 'failed + cancelled share'],
+    rows: f.groups.map((g) => [teamName(g.team), num(g.gpuHours.succeeded), num(g.gpuHours.failed), num(g.gpuHours.cancelled), num(g.gpuHours.running), pct(g.failedOrCancelledRatio)]),
+  }
+}
+
+/** Users whose work failed or was cancelled again and again. */
+export function repeatOffendersTable(r: QuarterReport): TextTable | null {
+  const f = r.finalStates
+  if (!f) return null
+  return {
+    title: 'Top repeat offenders: users with two or more failed or cancelled pods, by GPU-hours lost',
+    columns: ['team', 'user', 'failed pods', 'cancelled pods', 'ended pods', 'failed + cancelled GPU-h', 'share of their ended GPU-h'],
+    rows: f.offenders.map((o) => [teamName(o.team), o.user, num(o.failedPods, 0), num(o.cancelledPods, 0), num(o.endedPods, 0), num(o.failedOrCancelledGpuHours), pct(o.failedOrCancelledRatio)]),
+  }
+}
+
 /** The CSV files of the report, by file name (raw values; ratios 0..1). */
 export function csvTables(r: QuarterReport): Record<string, PlainTable> {
   const probs = r.forecast?.quantileProbs ?? []
@@ -87,5 +131,16 @@ export function csvTables(r: QuarterReport): Record<string, PlainTable> {
     'plan-months.csv': { columns: ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric'], rows: (r.plan?.months ?? []).map((m) => ({ ...m })) },
     'chargeback.csv': { columns: ['team', 'allocatedGpuHours', 'usedGpuHours', 'idleGpuHours', 'costUsd'], rows: (r.chargeback?.rows ?? []).map((c) => ({ team: c.key, allocatedGpuHours: c.allocatedGpuHours, usedGpuHours: c.usedGpuHours, idleGpuHours: c.idleGpuHours, costUsd: c.costUsd })) },
     'waste.csv': { columns: ['team', 'allocatedGpuHours', 'measuredGpuHours', 'utilRatio', 'wasteGpuHours', 'unknownGpuHours'], rows: r.waste.map((w) => ({ ...w })) },
+    'final-states.csv': {
+      columns: ['team', 'succeededGpuHours', 'failedGpuHours', 'cancelledGpuHours', 'runningGpuHours', 'unknownGpuHours', 'totalGpuHours', 'failedOrCancelledGpuHours', 'failedOrCancelledRatio'],
+      rows: (r.finalStates?.groups ?? []).map((g) => ({
+        team: teamName(g.team), succeededGpuHours: g.gpuHours.succeeded, failedGpuHours: g.gpuHours.failed, cancelledGpuHours: g.gpuHours.cancelled, runningGpuHours: g.gpuHours.running,
+        unknownGpuHours: g.gpuHours.unknown, totalGpuHours: g.totalGpuHours, failedOrCancelledGpuHours: g.failedOrCancelledGpuHours, failedOrCancelledRatio: g.failedOrCancelledRatio,
+      })),
+    },
+    'repeat-offenders.csv': {
+      columns: ['team', 'user', 'failedPods', 'cancelledPods', 'endedPods', 'failedGpuHours', 'cancelledGpuHours', 'failedOrCancelledGpuHours', 'failedOrCancelledRatio'],
+      rows: (r.finalStates?.offenders ?? []).map((o) => ({ ...o, team: teamName(o.team) })),
+    },
   }
 }

@@ -47,7 +47,8 @@ export function podEvents(pods: readonly SimPod[]): PodEvent[] {
     }
     if (p.endMs !== undefined) {
       if (p.endMs > last) out.push({ tMs: p.endMs, step: 'end', index })
-      out.push({ tMs: Math.max(last, p.endMs) + FINISHED_POD_TTL_MS, step: 'delete', index })
+      // A cancelled pod (final Deleted) is deleted as it ends; a finished one stays listed FINISHED_POD_TTL_MS.
+      out.push({ tMs: Math.max(last, p.endMs) + (p.final === 'Deleted' ? 0 : FINISHED_POD_TTL_MS), step: 'delete', index })
     }
   })
   return out.sort((a, b) => a.tMs - b.tMs || STEP_ORDER[a.step] - STEP_ORDER[b.step] || a.index - b.index)

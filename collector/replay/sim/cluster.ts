@@ -20,8 +20,8 @@ export interface SimNode {
   createdMs: number
 }
 
-/** Final state of a pod as the trace records it. */
-export type SimFinal = 'Running' | 'Succeeded' | 'Failed' | 'Pending'
+/** Final state of a pod as the trace records it; Deleted = deleted before it finished (a cancelled job). */
+export type SimFinal = 'Running' | 'Succeeded' | 'Failed' | 'Pending' | 'Deleted'
 
 /** A GPU pod of the simulation with its lifetime on the wall clock. */
 export interface SimPod {

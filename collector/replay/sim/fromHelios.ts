@@ -1,11 +1,23 @@
 import type { HeliosMinute } from '../traces/helios'
-import type { SimCluster, SimNode, SimPod } from './cluster'
+import type { SimCluster, SimFinal, SimNode, SimPod } from './cluster'
 import { gpuSpecOf, simGpu } from './gpus'
 import { profileOf } from './profiles'
 import { unit } from './random'
 
 const GPUS_PER_NODE = 8
 const MINUTE_MS = 60_000
+
+/**
+ * GPU-time shares of finished GPU jobs by final state on Helios Earth
+ * (helios_cluster_summary.csv: complete_gpu_time 5,713,038,873, cancel_gpu_time
+ * 4,793,853,520, fail_gpu_time 932,310,362 GPU-seconds). Cancelled jobs end as
+ * pods deleted before finishing (`Deleted`).
+ */
+export const HELIOS_EARTH_GPU_TIME_SHARES: ReadonlyArray<readonly [SimFinal, number]> = [
+  ['Succeeded', 5_713_038_873],
+  ['Deleted', 4_793_853_520],
+  ['Failed', 932_310_362],
+]
 
 /**
  * The Helios Earth per-minute VC sequences as a simulated cluster. The trace
@@ -15,7 +27,8 @@ const MINUTE_MS = 60_000
  * 8, 4, 2, 1 GPUs that still fits on one node); when they fall, the newest pods
  * end first. Pending GPUs are pending pods built the same way. Each VC is a
  * pool of 8-GPU V100 nodes (Helios Earth is a V100 cluster). The trace's last
- * minute ends at `endMs`.
+ * minute ends at `endMs`. Pods that finish end Succeeded, Deleted (cancelled)
+ * or Failed with Earth's GPU-time shares (assignFinalStates).
  */
 export function clusterFromHelios(minutes: HeliosMinute[], endMs: number, name = 'helios-earth'): SimCluster {
   const byVc = new Map<string, HeliosMinute[]>()
@@ -37,6 +50,7 @@ export function clusterFromHelios(minutes: HeliosMinute[], endMs: number, name =
     const free: Slot[] = vcNodes.flatMap((n) => n.gpus.map((g) => ({ node: n.name, device: g.index })))
     pods.push(...trackRunning(vc, rows, shift, free), ...trackPending(vc, rows, shift))
   }
+  assignFinalStates(pods, HELIOS_EARTH_GPU_TIME_SHARES)
   return { name, trace: 'helios-earth-2020-05', nodes, pods, endMs, beginMs: firstTs + shift, overcommitted: 0 }
 }
 
@@ -71,7 +85,6 @@ function trackRunning(vc: string, rows: HeliosMinute[], shift: number, free: Slo
     while (held > r.runningGpus) {
       const p = live.pop() as SimPod
       p.endMs = t
-      p.final = unit(p.uid, 'final') < 0.65 ? 'Succeeded' : 'Failed'
       held -= p.numGpu
       for (const device of p.devices) free.push({ node: p.node as string, device })
     }
@@ -88,6 +101,39 @@ function trackRunning(vc: string, rows: HeliosMinute[], shift: number, free: Slo
     }
   }
   return all
+}
+
+/**
+ * Gives every pod that ran and finished in the trace a final state so that
+ * the states' shares of GPU-time (GPUs × run time), not of job count, match
+ * `shares`. The trace has no job states, so the choice is a seeded systematic
+ * sample: pods in the order of a keyed draw on their uid, each taking the
+ * state whose cumulative GPU-time share holds the middle of its own GPU-time.
+ * The shares come out exact up to the GPU-time of the pods at the two
+ * boundaries; which pod gets which state is as random as the draw. Pods still
+ * running at the end stay Running; pods that never ran keep their state.
+ */
+export function assignFinalStates(pods: readonly SimPod[], shares: ReadonlyArray<readonly [SimFinal, number]>): void {
+  const finished = pods
+    .filter((p) => p.startMs !== undefined && p.endMs !== undefined && p.final === 'Running')
+    .map((p) => ({ p, key: unit(p.uid, 'final'), gpuMs: p.numGpu * p.share * ((p.endMs as number) - (p.startMs as number)) }))
+    .sort((a, b) => a.key - b.key || a.p.uid.localeCompare(b.p.uid))
+  const total = finished.reduce((n, f) => n + f.gpuMs, 0)
+  const weight = shares.reduce((n, [, w]) => n + w, 0)
+  let done = 0
+  for (const f of finished) {
+    const mid = total > 0 ? (done + f.gpuMs / 2) / total : 0
+    done += f.gpuMs
+    let acc = 0
+    f.p.final = (shares[shares.length - 1] as readonly [SimFinal, number])[0]
+    for (const [state, w] of shares) {
+      acc += w / weight
+      if (mid < acc) {
+        f.p.final = state
+        break
+      }
+    }
+  }
 }
 
 type Slot = { node: string; device: number }

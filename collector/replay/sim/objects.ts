@@ -15,8 +15,21 @@ const iso = (ms: number) => new Date(ms).toISOString()
 const ALIBABA_COUNT = 'alibabacloud.com/gpu-count'
 const ALIBABA_MILLI = 'alibabacloud.com/gpu-milli'
 
-/** Whether the pod is listed at `tMs` (created, and not yet removed after finishing). */
-export const podListedAt = (p: SimPod, tMs: number): boolean => p.createdMs <= tMs && (p.endMs === undefined || tMs < p.endMs + FINISHED_POD_TTL_MS)
+/**
+ * When the pod is removed from the API: a cancelled pod (final Deleted) when
+ * it is deleted, at its end; a finished one FINISHED_POD_TTL_MS after it
+ * finished; undefined while it has not ended.
+ */
+export function podRemovedAtMs(p: Pick<SimPod, 'endMs' | 'final'>): number | undefined {
+  if (p.endMs === undefined) return undefined
+  return p.final === 'Deleted' ? p.endMs : p.endMs + FINISHED_POD_TTL_MS
+}
+
+/** Whether the pod is listed at `tMs` (created, and not yet removed). */
+export const podListedAt = (p: SimPod, tMs: number): boolean => {
+  const removedMs = podRemovedAtMs(p)
+  return p.createdMs <= tMs && (removedMs === undefined || tMs < removedMs)
+}
 
 /** A node object as the kubelet and GPU feature discovery would publish it. */
 export function nodeObject(sim: SimCluster, n: SimNode): Node {
@@ -63,7 +76,10 @@ export function podObject(sim: SimCluster, p: SimPod, tMs: number): Pod {
   const owner = podOwner(p)
   const started = p.startMs !== undefined && p.startMs <= tMs
   const finished = p.endMs !== undefined && p.endMs <= tMs
-  const phase = finished ? (p.final === 'Failed' ? 'Failed' : p.final === 'Pending' ? 'Failed' : 'Succeeded') : started ? 'Running' : 'Pending'
+  // A cancelled pod is deleted while it runs: its containers are stopped (SIGTERM) and the API
+  // removes it before the kubelet reports a final phase, so it stays Running, marked for deletion.
+  const cancelled = finished && p.final === 'Deleted'
+  const phase = cancelled ? 'Running' : finished ? (p.final === 'Failed' || p.final === 'Pending' ? 'Failed' : 'Succeeded') : started ? 'Running' : 'Pending'
   const labels: Record<string, string> = {
     'gpuscope.io/team': p.profile.team, 'gpuscope.io/project': p.profile.project, 'gpuscope.io/user': p.profile.user,
   }
@@ -72,13 +88,15 @@ export function podObject(sim: SimCluster, p: SimPod, tMs: number): Pod {
   const scheduled = started
     ? { type: 'PodScheduled', status: 'True', lastTransitionTime: iso(p.startMs as number) }
     : { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', lastTransitionTime: iso(p.createdMs) }
+  const exit = cancelled ? { exitCode: 143, reason: 'Error' } : p.final === 'Failed' ? { exitCode: 1, reason: 'Error' } : { exitCode: 0, reason: 'Completed' }
   const containerState = finished
-    ? { terminated: { startedAt: iso(p.startMs ?? p.createdMs), finishedAt: iso(p.endMs as number), exitCode: p.final === 'Failed' ? 1 : 0, reason: p.final === 'Failed' ? 'Error' : 'Completed' } }
+    ? { terminated: { startedAt: iso(p.startMs ?? p.createdMs), finishedAt: iso(p.endMs as number), ...exit } }
     : started ? { running: { startedAt: iso(p.startMs as number) } } : { waiting: { reason: 'ContainerCreating' } }
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: {
       name: p.name, namespace: p.namespace, uid: p.uid, creationTimestamp: iso(p.createdMs), labels,
+      ...(cancelled ? { deletionTimestamp: iso(p.endMs as number) } : {}),
       ownerReferences: [{ ...owner, uid: `owner-${hash32(owner.kind, owner.name).toString(16)}`, controller: true }],
     },
     spec: { ...(p.node && started ? { nodeName: p.node } : {}), containers: [{ name: 'main', resources: { requests, limits: requests } }] },
