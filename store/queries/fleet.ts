@@ -55,7 +55,7 @@ FROM (
 ) AS act`
 
 /** Region of each cloud node (from the cloud instance list; '' for a node it does not name), and prices per GPU. */
-const PRICE_CTES = `
+export const PRICE_CTES = `
 regions AS (SELECT cluster, node, argMax(region, ts) AS region FROM cloud_instances WHERE node != '' GROUP BY cluster, node),
 price AS (
   SELECT provider, region, instance_type, lifecycle, toUnixTimestamp64Milli(effective_from_ts) AS from_ms, usd_per_hour / gpus AS usd_per_gpu_hour

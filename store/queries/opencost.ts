@@ -13,7 +13,8 @@
 import type { OcAllocUse, OcCapacityUse, OcColumn } from '../../core/opencost'
 import type { Params, QueryFn } from '../../core/ports'
 import type { UtilRow } from '../../core/usage'
-import { render } from './usage'
+import { PRICE_CTES } from './fleet'
+import { MIG_WEIGHT, render } from './usage'
 
 /** Column expressions over a workload interval `i`. */
 const COLUMN_EXPRS: Readonly<Record<OcColumn, string>> = {
@@ -28,12 +29,6 @@ const COLUMN_EXPRS: Readonly<Record<OcColumn, string>> = {
   user: 'i.user',
 }
 
-const PRICE_CTES = `
-regions AS (SELECT cluster, node, argMax(region, ts) AS region FROM cloud_instances WHERE node != '' GROUP BY cluster, node),
-price AS (
-  SELECT provider, region, instance_type, lifecycle, toUnixTimestamp64Milli(effective_from_ts) AS from_ms, usd_per_hour / gpus AS usd_per_gpu_hour
-  FROM prices FINAL WHERE gpus > 0
-)`
 
 /** Cuts \`raw\` spans (s0, e0) at the grid's buckets: \`spans\` has one row per span and bucket. */
 const BUCKETED = `
@@ -109,9 +104,6 @@ raw AS (
 ${BUCKETED}
 ${PRICED}`
 
-/** A GPU's share of a full GPU in a rollup row (as store/queries/usage.ts weighs it): 1, or g/7 for a `<g>g.*` MIG slice (g/4 on an A30). */
-const MIG_WEIGHT = `if(mig_profile = '', 1, if(toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) > 0,
-  toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) / if(match(model, '(^|[^0-9A-Za-z])A30([^0-9A-Za-z]|$)'), 4, 7), 1))`
 
 /** Utilization of allocated GPUs per group and bucket: GR_ENGINE_ACTIVE where the row has it, else GPU_UTIL, per pod and bucket, joined to the pod's interval (ASOF). */
 const UTIL = `

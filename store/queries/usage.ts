@@ -71,7 +71,7 @@ GROUP BY {{keys}}kind, bucket_ms`
  * A GPU's share of a full GPU in a rollup row: 1, or g/7 for a `<g>g.*` MIG
  * slice (g/4 on an A30), so a slice's samples weigh what the slice is.
  */
-const MIG_WEIGHT = `if(mig_profile = '', 1, if(toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) > 0,
+export const MIG_WEIGHT = `if(mig_profile = '', 1, if(toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) > 0,
   toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) / if(match(model, '(^|[^0-9A-Za-z])A30([^0-9A-Za-z]|$)'), 4, 7), 1))`
 
 /**
