@@ -7,7 +7,7 @@
  */
 import { InputError } from './errors.js'
 import { clip, type GpuInterval } from './intervals.js'
-import { alignStep, type TimeWindow } from './windows.js'
+import { alignStep, parseWindow, type TimeWindow } from './windows.js'
 
 /** Keys /usage groups and filters by, in the order answers list them. */
 export const GROUP_KEYS = ['cluster', 'pool', 'node', 'gpuModel', 'provider', 'namespace', 'team', 'project', 'user', 'workload'] as const
@@ -365,4 +365,22 @@ export function topWaste(series: readonly UsageSeries[], top: number): WasteRow[
     }))
     .sort((a, b) => (b.wasteGpuHours as number) - (a.wasteGpuHours as number) || JSON.stringify(a.group).localeCompare(JSON.stringify(b.group)))
     .slice(0, top)
+}
+
+/**
+ * A chargeback or report period: a month, a quarter or any window parseWindow
+ * reads; this month so far when none is given. A bad one is an InputError
+ * naming the period.
+ */
+export function parsePeriod(text: string | undefined, nowMs: number): TimeWindow {
+  if (text === undefined) {
+    const [month] = recentMonths(nowMs, 0)
+    return { fromMs: month!.fromMs, toMs: nowMs }
+  }
+  try {
+    return parseWindow(text, nowMs)
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(err.message.replace(/^bad window/, 'bad period'), { cause: err })
+    throw err
+  }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assessRunning } from '../api/routes/idle'
 import { enforcerPolicy, evaluateIdle, alertsRuntime, type AlertsDeps } from '../alerts/evaluate'
-import { executeStops, readExemptions } from '../alerts/enforcer/execute'
+import { executeStops, readExemptions, type ExecutorDeps } from '../alerts/enforcer/execute'
 import { kubePaths } from '../alerts/enforcer/kinds'
 import { planActions } from '../alerts/enforcer/plan'
 import { loadPriorDecisions } from '../alerts/audit'
@@ -87,6 +87,20 @@ afterAll(async () => {
   await ts?.close()
 })
 
+/** Plans at NOW with enforcement on (not dry-run) and carries the stops out at LATER; `over` replaces the audit writer or adds a leadership signal. */
+async function planAndStopLater(over: Partial<Pick<ExecutorDeps, 'audit' | 'leadership'>>): Promise<Awaited<ReturnType<typeof executeStops>>> {
+  const config = configWith({ dryRun: false })
+  const rt = alertsRuntime(deps(config, NOW))
+  const run = await assessRunning(ts.store.query, config.idle, NOW)
+  const exemptions = await readExemptions(run.assessed, rt.actuators, config.alerts.enforcer.exemptLabel)
+  const plan = planActions(run.assessed, enforcerPolicy(config), exemptions, NOW)
+  const prior = await loadPriorDecisions(ts.store.query, NOW - 86_400_000, ['stop'])
+  return executeStops(plan.stops, prior, {
+    query: ts.store.query, idle: config.idle, actuators: rt.actuators, audit: rt.audit, now: () => LATER,
+    exemptLabel: config.alerts.enforcer.exemptLabel, dryRun: false, actor: 'test', logger: silentLogger, ...over,
+  })
+}
+
 describe('idle enforcer against a loopback Kubernetes API', () => {
   it('in dry-run (the default) changes nothing and audits what it would do, once per idle episode', async () => {
     const config = configWith({}, true)
@@ -113,20 +127,11 @@ describe('idle enforcer against a loopback Kubernetes API', () => {
   })
 
   it('makes no change once this scheduler has lost its leadership, and records why', async () => {
-    const config = configWith({ dryRun: false })
-    const d = deps(config, NOW)
-    const rt = alertsRuntime(d)
-    const run = await assessRunning(ts.store.query, config.idle, NOW)
-    const exemptions = await readExemptions(run.assessed, rt.actuators, config.alerts.enforcer.exemptLabel)
-    const plan = planActions(run.assessed, enforcerPolicy(config), exemptions, NOW)
     const lost = new AbortController()
     lost.abort()
     const audited: string[] = []
     const before = kube.mutations().length
-    const results = await executeStops(plan.stops, await loadPriorDecisions(ts.store.query, NOW - 86_400_000, ['stop']), {
-      query: ts.store.query, idle: config.idle, actuators: rt.actuators, audit: async (rows) => { audited.push(...rows.map((r) => r.decision)) }, now: () => LATER,
-      exemptLabel: config.alerts.enforcer.exemptLabel, dryRun: false, actor: 'test', logger: silentLogger, leadership: lost.signal,
-    })
+    const results = await planAndStopLater({ audit: async (rows) => { audited.push(...rows.map((r) => r.decision)) }, leadership: lost.signal })
     expect(kube.mutations()).toHaveLength(before)
     expect(results.filter((r) => r.acted)).toEqual([])
     // The stops it would have made are the ones it refused as not-leader.
@@ -137,17 +142,7 @@ describe('idle enforcer against a loopback Kubernetes API', () => {
   describe('a live run: planned at NOW, carried out six minutes later', () => {
     let results: Awaited<ReturnType<typeof executeStops>>
     beforeAll(async () => {
-      const config = configWith({ dryRun: false })
-      const d = deps(config, NOW)
-      const rt = alertsRuntime(d)
-      const run = await assessRunning(ts.store.query, config.idle, NOW)
-      const exemptions = await readExemptions(run.assessed, rt.actuators, config.alerts.enforcer.exemptLabel)
-      const plan = planActions(run.assessed, enforcerPolicy(config), exemptions, NOW)
-      const prior = await loadPriorDecisions(ts.store.query, NOW - 86_400_000, ['stop'])
-      results = await executeStops(plan.stops, prior, {
-        query: ts.store.query, idle: config.idle, actuators: rt.actuators, audit: rt.audit, now: () => LATER,
-        exemptLabel: config.alerts.enforcer.exemptLabel, dryRun: false, actor: 'test', logger: silentLogger,
-      })
+      results = await planAndStopLater({})
     })
 
     it('gives an idle notebook exactly the stop annotation, as RFC 3339 of the moment it acts', () => {

@@ -5,7 +5,7 @@ import { chargeback, costByKey, splitRow, UNATTRIBUTED_ROW, type ChargeInput, ty
 import { InputError } from '../../core/errors'
 import { applyChargeBasis, CHARGE_BASES, splitOnBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
 import {
-  buildSeries, capacityApplies, CAPACITY_KEYS, GROUP_KEYS, monthlyAllocation, parseFilterValues, parseGroupBy, recentMonths, topWaste, usageGrid,
+  buildSeries, capacityApplies, CAPACITY_KEYS, GROUP_KEYS, monthlyAllocation, parseFilterValues, parseGroupBy, parsePeriod, recentMonths, topWaste, usageGrid,
   type BucketGrid, type Filters, type GroupKey, type UsageSeries,
 } from '../../core/usage'
 import { formatDuration, parseDuration, parseWindow, type TimeWindow } from '../../core/windows'
@@ -223,19 +223,6 @@ async function summary(deps: RouteDeps, principal: Principal, nowMs: number) {
   return { data, warnings }
 }
 
-/** A chargeback period: a month, quarter or any window parseWindow reads; this month so far when none is given. */
-function parsePeriod(text: string | undefined, nowMs: number): TimeWindow {
-  if (text === undefined) {
-    const [month] = recentMonths(nowMs, 0)
-    return { fromMs: month!.fromMs, toMs: nowMs }
-  }
-  try {
-    return parseWindow(text, nowMs)
-  } catch (err) {
-    if (err instanceof InputError) throw new InputError(err.message.replace(/^bad window/, 'bad period'), { cause: err })
-    throw err
-  }
-}
 
 /** Used and unknown GPU-hours per key, from daily (hourly for short periods) allocation × utilization. */
 async function usedByKey(deps: RouteDeps, period: TimeWindow, nowMs: number, by: GroupKey, filters: Filters): Promise<Map<string, UsageSeries['totals']>> {

@@ -3,7 +3,7 @@ import type { Router } from 'express'
 import { z } from 'zod'
 import { InputError } from '../../core/errors'
 import { FINAL_STATES, parseFinalStateBy, summarizeFinalStates, type FinalStateGroup } from '../../core/finalStates'
-import { recentMonths } from '../../core/usage'
+import { parsePeriod } from '../../core/usage'
 import { parseWindow, type TimeWindow } from '../../core/windows'
 import { finalStateRows } from '../../store/queries/finalStates'
 import { teamScope, type Principal } from '../auth'
@@ -18,19 +18,6 @@ const finalStatesQuery = z.strictObject({
   team: z.string().min(1).optional().describe('only this team (a team token sees only its own)'),
 })
 
-/** The period asked for, or this month so far; a bad one is a 400 naming `period`. */
-function parsePeriod(text: string | undefined, nowMs: number): TimeWindow {
-  if (text === undefined) {
-    const [month] = recentMonths(nowMs, 0)
-    return { fromMs: month!.fromMs, toMs: nowMs }
-  }
-  try {
-    return parseWindow(text, nowMs)
-  } catch (err) {
-    if (err instanceof InputError) throw new InputError(err.message.replace(/^bad window/, 'bad period'), { cause: err })
-    throw err
-  }
-}
 
 /** The team a request may see: its token's team, or the `team` parameter; a team token asking for another team is refused. */
 function scopedTeam(principal: Principal, team: string | undefined): string | undefined {
