@@ -1,63 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { analyticsSchema } from '../config/analytics'
-import type { CloudInstance, GpuSample, NodeState, Price, WorkloadInterval } from '../core/model'
-import { openTestStore, type TestStore } from './helpers/store'
+import { HOUR, MONTH, NOW, openPricedFleet, T } from './helpers/pricedFleet'
+import type { TestStore } from './helpers/store'
 import { getFrom, startTestApp, teamHeaderAuth, type TestApp } from './helpers/app'
 
-// The fleet of test/api-chargeback.test.ts, priced by hand there. NOW is noon on
-// the 15th of the current UTC month, so OpenCost's window=month is [1st, NOW).
-//   capacity: $17,145.60 (c1 $13,521.60: h1 6960, h2 3360, m1 417.6, v1 2784; c2 $3,624: g1 3552, s1 72), 6960 GPU-hours
-//   allocation in cents: __unallocated__ 2000 (q5 on v1, c1), nlp 160800 (q4 240 on c1; q3 1344 + q6 24 on c2), vision 56366 (c1)
-//   unallocated: 1495394 cents
-const HOUR = 3_600_000
-const DAY = 24 * HOUR
-const today = new Date()
-const Y = today.getUTCFullYear()
-const M = today.getUTCMonth()
-const T = (d: number, h = 0) => Date.UTC(Y, M, d, h)
-const NOW = T(15, 12)
-const MONTH = new Date(NOW).toISOString().slice(0, 7)
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, 'Z')
-
-const node = (n: string, cluster: string, pool: string, gpuModel: string, gpus: number, tsMs: number, over: Partial<NodeState> = {}): NodeState => ({
-  tsMs, cluster, node: n, pool, gpuModel, provider: 'onprem', instanceType: '', spot: false, capacityGpus: gpus, allocatableGpus: gpus, ready: true, schedulable: true, ...over,
-})
-const NODES: NodeState[] = [
-  node('h1', 'c1', 'train', 'NVIDIA-H100-80GB-HBM3', 8, T(1)),
-  node('h2', 'c1', 'train', 'NVIDIA-H100-80GB-HBM3', 8, T(1)),
-  node('h2', 'c1', 'train', 'NVIDIA-H100-80GB-HBM3', 8, T(8), { schedulable: false }),
-  node('m1', 'c1', 'infer', 'NVIDIA-A100-SXM4-80GB', 1, T(1)),
-  node('v1', 'c1', 'old', 'Tesla-V100-SXM2-32GB', 4, T(1)),
-  node('g1', 'c2', 'burst', 'NVIDIA-A100-SXM4-40GB', 8, T(10), { provider: 'aws', instanceType: 'p4d.24xlarge' }),
-  node('s1', 'c2', 'burst', 'NVIDIA-A10G', 1, T(14), { provider: 'aws', instanceType: 'g5.xlarge', spot: true }),
-]
-const instance = (id: string, n: string, type: string, lifecycle: 'spot' | 'on-demand', gpus: number, tsMs: number): CloudInstance => ({
-  tsMs, provider: 'aws', region: 'us-east-1', instanceId: id, instanceType: type, lifecycle, state: 'running', gpus, gpuModel: '', cluster: 'c2', node: n,
-})
-const price = (region: string, usdPerHour: number, effectiveFromMs: number): Price => ({
-  provider: 'aws', region, instanceType: 'p4d.24xlarge', lifecycle: 'on-demand', gpus: 8, usdPerHour, effectiveFromMs,
-})
-const PRICES = [price('us-east-1', 32, Date.UTC(2000, 0, 1)), price('us-east-1', 24, T(12)), price('us-west-2', 40, Date.UTC(2000, 0, 1))]
-
-const pod = (uid: string, team: string, project: string, ns: string, nodeName: string, gpus: number, startMs: number, endMs?: number, cluster = 'c1'): WorkloadInterval => ({
-  cluster, podUid: uid, namespace: ns, pod: `${uid}-0`, workloadKind: 'Job', workloadName: uid, team, project, user: '', node: nodeName, gpus,
-  gpuResource: gpus < 1 ? 'nvidia.com/mig-1g.10gb' : 'nvidia.com/gpu', createdMs: startMs, startMs, endMs, lastSeenMs: endMs ?? NOW, phase: endMs === undefined ? 'Running' : 'Succeeded',
-})
-const PODS: WorkloadInterval[] = [
-  pod('q1', 'vision', 'det', 'vision', 'h1', 4, T(2), T(4)),
-  pod('q2', 'vision', 'seg', 'vision', 'm1', 1 / 7, T(1)),
-  pod('q3', 'nlp', 'llm', 'nlp', 'g1', 8, T(11), T(13), 'c2'),
-  pod('q4', 'nlp', 'chat', 'nlp', 'h2', 2, T(7), T(9)),
-  pod('q5', '', '', 'scratch', 'v1', 1, T(3), T(3, 10)),
-  pod('q6', 'nlp', 'llm', 'nlp', 's1', 1, T(15), undefined, 'c2'),
-  pod('q7', 'vision', 'det', 'vision', 'h1', 8, T(1) - 20 * HOUR, T(1) - 10 * HOUR),
-  pod('q8', 'vision', 'det', 'vision', 'v1', 2, T(1) - 6 * HOUR, T(1, 6)),
-]
-// q1's 4 GPUs sampled every hour of the 2nd at GR_ENGINE_ACTIVE 0.6; nothing else is sampled.
-const SAMPLES: GpuSample[] = Array.from({ length: 24 * 4 }, (_, i) => ({
-  tsMs: T(2) + Math.floor(i / 4) * HOUR + HOUR / 2, cluster: 'c1', node: 'h1', gpuUuid: `GPU-h1-${i % 4}`, gpuIndex: i % 4, model: 'NVIDIA H100 80GB HBM3',
-  migProfile: '', namespace: 'vision', pod: 'q1-0', container: 'main', grEngineActiveRatio: 0.6,
-}))
 
 let ts: TestStore
 let app: TestApp
@@ -68,15 +14,7 @@ const sumCents = (set: Record<string, any>) => Object.values(set).reduce((n: num
 const sumHours = (set: Record<string, any>) => Object.values(set).reduce((n: number, a: any) => n + a.gpuHours, 0)
 
 beforeAll(async () => {
-  const analytics = analyticsSchema.parse({ rateCard: { defaultUsdPerGpuHour: 2, rates: [{ gpuModel: 'H100', usdPerGpuHour: 2.5 }, { pool: 'infer', usdPerGpuHour: 1.2 }] } })
-  ts = await openTestStore({ analytics })
-  const s = ts.writers.sinks
-  const written = Promise.all([
-    s.nodeState.write(NODES), s.workloadIntervals.write(PODS), s.gpuSamples.write(SAMPLES), s.prices.write(PRICES),
-    s.cloudInstances.write([instance('i-g1', 'g1', 'p4d.24xlarge', 'on-demand', 8, T(10)), instance('i-s1', 's1', 'g5.xlarge', 'spot', 1, T(14))]),
-  ])
-  await ts.writers.flush()
-  await written
+  ts = await openPricedFleet()
   app = await startTestApp(ts, { now: () => NOW, config: ts.config, auth: teamHeaderAuth({ role: 'admin', name: 'finance' }) })
 })
 
@@ -222,7 +160,7 @@ describe('GET /allocation/compute/summary', () => {
   it("answers OpenCost's summary range: step in nanoseconds, sets of allocations, GPU averages and costs", async () => {
     const { status, body } = await get(`/allocation/compute/summary?window=${iso(T(2))},${iso(T(4))}&step=1d&aggregate=namespace`)
     expect(status).toBe(200)
-    expect(body.data.step).toBe(DAY * 1e6)
+    expect(body.data.step).toBe(24 * HOUR * 1e6)
     expect(body.data.window).toEqual({ start: iso(T(2)), end: iso(T(4)) })
     expect(body.data.sets.map((s: any) => s.window)).toEqual([{ start: iso(T(2)), end: iso(T(3)) }, { start: iso(T(3)), end: iso(T(4)) }])
     const vision = body.data.sets[0].allocations.vision
