@@ -83,6 +83,8 @@ export function startAlerts(deps: AlertsDeps, options: { start?: boolean } = {})
     inFlight.set(name, p)
     return p
   }
+  // Reclaim before burst: a burst held for idle GPUs asks the idle enforcer to run now.
+  if (burst) burst.reclaimNow = () => runNow('idle')
   const tasks: ScheduledTask[] = options.start === false ? [] : jobs.map((j) => {
     const task = createTask(j.cron, async () => {
       const outcome = await runNow(j.name)

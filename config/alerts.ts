@@ -94,6 +94,82 @@ const awsAsgAdapterSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(10).default(3),
 })
 
+/**
+ * A dotted field path split into keys: `.` separates keys, `\.` is a dot
+ * inside a key and `\\` a backslash (`spec.limits.nvidia\.com/gpu` → spec,
+ * limits, nvidia.com/gpu; inside JSON or YAML double quotes each backslash is
+ * doubled: "spec.limits.nvidia\\.com/gpu"). Throws on an empty key, a
+ * dangling or unknown escape, or a `__proto__` key.
+ */
+export function parseFieldPath(path: string): string[] {
+  const keys: string[] = []
+  let key = ''
+  for (let i = 0; i < path.length; i++) {
+    const ch = path[i]
+    if (ch === '\\') {
+      const next = path[++i]
+      if (next !== '.' && next !== '\\') throw new Error(next === undefined ? 'ends with a lone \\' : `unknown escape \\${next} (only \\. and \\\\)`)
+      key += next
+    } else if (ch === '.') {
+      keys.push(key)
+      key = ''
+    } else key += ch
+  }
+  keys.push(key)
+  if (keys.some((k) => k === '')) throw new Error('has an empty key')
+  if (keys.includes('__proto__')) throw new Error('has a __proto__ key')
+  return keys
+}
+
+/** Why a field path cannot be patched by the burst controller, or undefined when it can: a `spec` field, or one annotation or label. */
+export function fieldPathProblem(path: string): string | undefined {
+  let keys: string[]
+  try {
+    keys = parseFieldPath(path)
+  } catch (err) {
+    return `not a field path: ${(err as Error).message}`
+  }
+  const [first, second] = keys
+  if (first === 'spec' && keys.length >= 2) return undefined
+  if (first === 'metadata' && (second === 'annotations' || second === 'labels') && keys.length === 3) return undefined
+  return 'must be a field under spec (spec.replicas), or metadata.annotations.<key> / metadata.labels.<key>'
+}
+
+// An object URL path on the API server: core (/api/v1) or a group (/apis/<group>/<version>), optionally namespaced, ending in
+// <resource>/<name>, or in /scale (the scale subresource, whose spec.replicas many controllers serve). No query, no `..`.
+const DNS_NAME = '[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?'
+const KUBE_OBJECT_PATH = new RegExp(`^/(?:api/v1|apis/${DNS_NAME}/v[0-9][a-z0-9]*)(?:/namespaces/${DNS_NAME})?/[a-z0-9][-a-z0-9.]*/${DNS_NAME}(?:/scale)?$`)
+
+/**
+ * Patches one Kubernetes object of the pool's cluster (or `cluster`) with the
+ * target's new size: `field` becomes the new GPU or node count. Examples:
+ * - a Karpenter NodePool's GPU limit: `apiPath: /apis/karpenter.sh/v1/nodepools/gpu-spot`,
+ *   `field: spec.limits.nvidia\.com/gpu`, `value: gpus`, `format: string` (a quantity);
+ * - a Cluster API MachineDeployment or MachinePool: `apiPath:
+ *   /apis/cluster.x-k8s.io/v1beta1/namespaces/fleet/machinedeployments/gpu-burst`,
+ *   `field: spec.replicas`, `value: nodes`, `format: number`;
+ * - any CRD with a size field, e.g. `spec.scaling.desiredSize`, or a scale subresource (`.../scale`, `spec.replicas`).
+ * The credentials are the collector's for that cluster (collector.kubernetes.clusters).
+ */
+const kubernetesPatchAdapterSchema = z.strictObject({
+  type: z.literal('kubernetes-patch'),
+  /** Cluster name as in collector.kubernetes.clusters; empty = the pool's cluster. */
+  cluster: z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be a cluster name (a DNS label) or empty').default(''),
+  /** URL path of the object on the API server. */
+  apiPath: z.string().max(1024).regex(KUBE_OBJECT_PATH, 'must be an object path such as /apis/karpenter.sh/v1/nodepools/gpu-spot or /apis/<group>/<version>/namespaces/<ns>/<resource>/<name>'),
+  /** JSON merge patch (RFC 7386) guarded by the resourceVersion read just before; the only kind the Kubernetes writer serves today. */
+  patchType: z.enum(['merge'], { error: "must be 'merge' (JSON merge patch); JSON patch is not supported" }).default('merge'),
+  /** Dotted path of the field to set; `\.` for a dot inside a key (parseFieldPath). */
+  field: z.string().min(1).superRefine((s, ctx) => {
+    const problem = fieldPathProblem(s)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  }),
+  /** What is written: the target's new GPU count or its node count. */
+  value: z.enum(['gpus', 'nodes']),
+  /** `string` for Kubernetes quantities (Karpenter limits), `number` for counts such as replicas. */
+  format: z.enum(['number', 'string']).default('number'),
+}).refine((a) => a.format === 'string' || !a.field.startsWith('metadata.') || fieldPathProblem(a.field) !== undefined, { message: "annotations and labels hold strings: use format 'string'", path: ['format'] })
+
 const burstTargetSchema = z.strictObject({
   name: z.string().min(1),
   provider: z.string().min(1),
@@ -103,7 +179,7 @@ const burstTargetSchema = z.strictObject({
   gpusPerNode: z.number().positive(),
   maxNodes: z.number().int().positive(),
   usdPerGpuHour: z.number().nonnegative(),
-  adapter: z.discriminatedUnion('type', [webhookAdapterSchema, awsAsgAdapterSchema]),
+  adapter: z.discriminatedUnion('type', [webhookAdapterSchema, awsAsgAdapterSchema, kubernetesPatchAdapterSchema]),
 })
 
 const burstPoolSchema = z.strictObject({
@@ -124,8 +200,11 @@ const burstPoolSchema = z.strictObject({
   cooldownMs: ms.default(30 * MINUTE_MS),
   /** Scale in once nothing is pending and the burst nodes hold no GPU work for this long. */
   scaleInAfterMs: ms.default(30 * MINUTE_MS),
-  /** Hold the burst while GPUs allocated in the cluster are idle enough to cover the pending demand (reclaim them first). */
-  reclaimFirst: z.boolean().default(false),
+  /**
+   * Reclaim before burst: hold the burst while GPUs allocated to idle, stuck or hung work in the cluster would cover
+   * the pending demand; the audit row names them, and with the enforcer on (not dry-run) it runs at once.
+   */
+  reclaimFirst: z.boolean().default(true),
   /** Ordered: the first target with room is used (e.g. spot before on-demand). */
   targets: z.array(burstTargetSchema).min(1).refine((xs) => unique(xs, (t) => t.name), 'target names must be unique'),
 })

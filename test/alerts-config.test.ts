@@ -51,7 +51,7 @@ describe('alerts config', () => {
     { name: 'a Slack id that is not one', alerts: { slack: { userMap: { ana: 'ana@example.com' } } }, want: ['slack.userMap.ana: must be a Slack member id such as U012AB3CD'] },
     { name: 'a negative per-run cap', alerts: { enforcer: { maxActionsPerRun: -1 } }, want: ['enforcer.maxActionsPerRun: Too small: expected number to be >=0'] },
     { name: 'a burst pool without targets', alerts: { burst: { pools: [{ ...pool, targets: [] }] } }, want: ['burst.pools.0.targets: Too small: expected array to have >=1 items'] },
-    { name: 'an unknown adapter type', alerts: { burst: { pools: [{ ...pool, targets: [{ ...target, adapter: { type: 'gcp-mig' } }] }] } }, want: ["burst.pools.0.targets.0.adapter.type: Invalid discriminator value. Expected 'webhook' | 'aws-asg'"] },
+    { name: 'an unknown adapter type', alerts: { burst: { pools: [{ ...pool, targets: [{ ...target, adapter: { type: 'gcp-mig' } }] }] } }, want: ["burst.pools.0.targets.0.adapter.type: Invalid discriminator value. Expected 'webhook' | 'aws-asg' | 'kubernetes-patch'"] },
     { name: 'a TLS certificate without its key', alerts: { admission: { tls: { certFile: '/tls.crt' } } }, want: ['admission.tls.keyFile: certFile and keyFile must be given together'] },
     { name: 'a typo', alerts: { enforcer: { dryrun: false } }, want: ['enforcer: Unrecognized key: "dryrun"'] },
   ])('rejects $name, naming the field', ({ alerts, want }) => {

@@ -8,7 +8,7 @@ import { signBody } from '../alerts/burst/adapters'
 import { BurstController } from '../alerts/burst/controller'
 import type { AlertsDeps } from '../alerts/evaluate'
 import { configSchema, type Config } from '../config/schema'
-import type { NodeState, WorkloadInterval } from '../core/model'
+import type { GpuSample, NodeState, WorkloadInterval } from '../core/model'
 import { openTestStore, silentLogger, type TestStore } from './helpers/store'
 
 // The burst controller against a chDB store and two loopback endpoints: a generic scaling
@@ -164,5 +164,73 @@ describe('burst controller against loopback scaling endpoints', () => {
         await new Promise<void>((r) => server.close(() => r()))
       }
     })
+  })
+})
+
+describe('reclaim before burst', () => {
+  // Cluster c2: 2 DGX nodes fully allocated to 2 jobs whose GPUs have sat at 1% for 100 minutes, 8 GPUs pending.
+  beforeAll(async () => {
+    const nodes: NodeState[] = ['r-0', 'r-1'].map((node) => ({
+      tsMs: T0 - 120 * MIN, cluster: 'c2', node, pool: 'dgx', gpuModel: 'H100', provider: 'onprem', instanceType: 'dgx-h100', spot: false, capacityGpus: 8, allocatableGpus: 8, ready: true, schedulable: true,
+    }))
+    const pod = (name: string, node: string, startMs: number | undefined): WorkloadInterval => ({
+      cluster: 'c2', podUid: `uid-c2-${name}`, namespace: 'lab', pod: name, workloadKind: 'Job', workloadName: name, team: 'lab', project: 'p', user: 'u', node, gpus: 8,
+      gpuResource: 'nvidia.com/gpu', createdMs: startMs ?? T0 - 60 * MIN, startMs, lastSeenMs: T0 + 60 * MIN, phase: startMs ? 'Running' : 'Pending',
+    })
+    const samples: GpuSample[] = []
+    for (let m = -100; m <= 40; m++) {
+      for (const [i, node] of ['r-0', 'r-1'].entries()) {
+        for (let g = 0; g < 8; g++) {
+          samples.push({ tsMs: T0 + m * MIN, cluster: 'c2', node, gpuUuid: `GPU-${node}-${g}`, gpuIndex: g, model: 'NVIDIA H100', migProfile: '', namespace: 'lab', pod: `idle-${i}`, container: 'main', grEngineActiveRatio: 0.01 })
+        }
+      }
+    }
+    const s = ts.writers.sinks
+    const written = Promise.all([s.nodeState.write(nodes), s.workloadIntervals.write([pod('idle-0', 'r-0', T0 - 110 * MIN), pod('idle-1', 'r-1', T0 - 110 * MIN), pod('wait-c2', '', undefined)]), s.gpuSamples.write(samples)])
+    await ts.writers.flush()
+    await written
+  })
+
+  const reclaimConfig = (enforce: boolean): Config => {
+    const base = config(true)
+    const pool = { ...base.alerts.burst.pools[0]!, cluster: 'c2', minPendingGpus: 4, forMs: 5 * MIN }
+    return { ...base, alerts: { ...base.alerts, dryRun: !enforce, enforcer: { ...base.alerts.enforcer, enabled: enforce, dryRun: !enforce }, burst: { ...base.alerts.burst, pools: [pool] } } }
+  }
+
+  it('holds the burst, names the idle workloads whose GPUs cover the pending demand, and asks a cloud for nothing', async () => {
+    const clock = { now: at(0) }
+    const c = new BurstController(deps(reclaimConfig(false), clock))
+    let reclaims = 0
+    c.reclaimNow = async () => { reclaims++ }
+    const out = await stepMinutes(c, clock, 0, 8)
+    const last = out.at(-1)!
+    expect([last.action, last.code]).toEqual(['hold', 'reclaim-first'])
+    expect(last.observation.reclaimCandidates?.map((r) => [r.key, r.gpus, r.verdict])).toEqual([['c2/lab/Job/idle-0', 8, 'idle'], ['c2/lab/Job/idle-1', 8, 'idle']])
+    expect(out.every((o) => o.results.length === 0)).toBe(true)
+    // Enforcement is off: the proposal is audited, nothing is reclaimed.
+    expect(reclaims).toBe(0)
+    const [row] = await ts.store.query<{ decision: string; evidence: string }>(
+      "SELECT decision, evidence FROM actions FINAL WHERE cluster = 'c2' AND workload_kind = 'Pool' AND workload_name = 'dgx' ORDER BY ts DESC LIMIT 1",
+    )
+    expect(row?.decision).toBe('reclaim-first')
+    expect(row?.evidence).toContain('c2/lab/Job/idle-0')
+  })
+
+  it('with the enforcer on, runs it at once to reclaim them (its own warning and grace rules apply)', async () => {
+    const clock = { now: at(0) }
+    const c = new BurstController(deps(reclaimConfig(true), clock))
+    let reclaims = 0
+    c.reclaimNow = async () => { reclaims++ }
+    const out = await stepMinutes(c, clock, 0, 8)
+    expect(out.at(-1)?.code).toBe('reclaim-first')
+    expect(reclaims).toBeGreaterThan(0)
+    // A scheduler that lost its leadership reclaims nothing.
+    const lost = new AbortController()
+    lost.abort()
+    const follower = new BurstController({ ...deps(reclaimConfig(true), clock), leadership: lost.signal })
+    let followerReclaims = 0
+    follower.reclaimNow = async () => { followerReclaims++ }
+    await stepMinutes(follower, clock, 0, 8)
+    expect(followerReclaims).toBe(0)
   })
 })

@@ -10,11 +10,11 @@
 import { assessRunning } from '../../api/routes/idle'
 import type { BurstPoolConfig } from '../../config/alerts'
 import { IDLE_CLASS } from '../../core/idleMachine'
-import { ACTIONS, auditRecord, type AuditWriter } from '../audit'
+import { ACTIONS, auditRecord, workloadKey, type AuditWriter } from '../audit'
 import type { AlertsDeps } from '../evaluate'
-import { adapterFor, type ScaleAdapter } from './adapters'
+import { burstAdapters, type ScaleAdapter } from './adapters'
 import { observePool, snapshotAt } from './observe'
-import { stepBurst, triggerHolds, type BurstDecision, type PoolState, type ScaleChange } from './policy'
+import { stepBurst, triggerHolds, type BurstDecision, type PoolState, type ReclaimCandidate, type ScaleChange } from './policy'
 
 /** One change as carried out. */
 export interface ChangeResult extends ScaleChange {
@@ -37,9 +37,12 @@ export class BurstController {
   private readonly adapters = new Map<string, ScaleAdapter>()
   private readonly audit: AuditWriter
 
+  /** Runs the idle enforcer now (set by the schedule); used when idle GPUs should be reclaimed before a burst. */
+  reclaimNow: (() => Promise<unknown>) | undefined
+
   constructor(
     private readonly deps: AlertsDeps,
-    private readonly makeAdapter: (target: BurstPoolConfig['targets'][number]) => ScaleAdapter = adapterFor,
+    private readonly makeAdapter: (target: BurstPoolConfig['targets'][number]) => ScaleAdapter = burstAdapters(deps),
   ) {
     this.audit = (rows) => deps.sinks.actions.write(rows)
   }
@@ -61,20 +64,38 @@ export class BurstController {
     if (pools.length === 0) return []
     const snap = await snapshotAt(this.deps.query, nowMs)
     const out: BurstOutcome[] = []
+    let reclaim = false
     for (const p of pools) {
       const obs = await observePool(this.deps.query, p, snap, nowMs, this.dryRun)
-      if (p.reclaimFirst && triggerHolds(p, obs)) obs.idleAllocatedGpus = await this.idleGpus(p.cluster, nowMs)
+      if (p.reclaimFirst && triggerHolds(p, obs)) {
+        obs.reclaimCandidates = await this.reclaimCandidates(p.cluster, nowMs)
+        obs.idleAllocatedGpus = obs.reclaimCandidates.reduce((n, c) => n + c.gpus, 0)
+      }
       const { state, decision } = stepBurst(p, this.states.get(keyOf(p)) ?? {}, obs)
       this.states.set(keyOf(p), state)
       out.push(await this.act(p, decision))
+      if (decision.code === 'reclaim-first') reclaim = true
     }
+    // Reclaim before burst: with enforcement on (and this process leading), the idle enforcer runs now instead of
+    // at its next tick. It keeps every rule of its own (exemptions, warning, grace period, fresh re-check, max per run):
+    // reclaiming first never skips a warning.
+    if (reclaim && this.reclaimNow && this.enforcing && !this.deps.leadership?.aborted) await this.reclaimNow()
     return out
   }
 
-  /** GPUs held by idle, stuck or hung workloads of a cluster (the idle core's verdicts). */
-  private async idleGpus(cluster: string, nowMs: number): Promise<number> {
+  /** Whether the idle enforcer would change the cluster (enabled and not dry-run). */
+  private get enforcing(): boolean {
+    const a = this.deps.config.alerts
+    return a.enforcer.enabled && !a.dryRun && !a.enforcer.dryRun
+  }
+
+  /** Workloads of a cluster held by idle, stuck or hung work (the idle core's verdicts), most GPUs first. */
+  private async reclaimCandidates(cluster: string, nowMs: number): Promise<ReclaimCandidate[]> {
     const run = await assessRunning(this.deps.query, this.deps.config.idle, nowMs)
-    return run.assessed.filter((x) => x.workload.cluster === cluster && IDLE_CLASS.has(x.assessment.verdict)).reduce((n, x) => n + x.workload.evidence.gpus, 0)
+    return run.assessed
+      .filter((x) => x.workload.cluster === cluster && IDLE_CLASS.has(x.assessment.verdict))
+      .map((x) => ({ key: workloadKey(x.workload), gpus: x.workload.evidence.gpus, verdict: x.assessment.verdict, state: x.assessment.state, idleSinceMs: x.assessment.idleSinceMs }))
+      .sort((a, b) => b.gpus - a.gpus || (a.key < b.key ? -1 : 1))
   }
 
   private adapter(target: BurstPoolConfig['targets'][number]): ScaleAdapter {

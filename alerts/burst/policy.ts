@@ -32,9 +32,20 @@ export interface PoolObservation {
   pendingGpus: number
   /** GPUs allocated to idle, stuck or hung workloads in the cluster; read only when reclaimFirst asks. */
   idleAllocatedGpus?: number | undefined
+  /** Those workloads, most GPUs first: what reclaiming first means (the audit row's proposal). */
+  reclaimCandidates?: ReclaimCandidate[] | undefined
   targets: TargetObservation[]
   /** When the pool was last scaled (out or in). */
   lastScaleMs: number | undefined
+}
+
+/** An idle, stuck or hung workload whose GPUs could serve pending demand before a cloud is asked. */
+export interface ReclaimCandidate {
+  key: string
+  gpus: number
+  verdict: string
+  state: string
+  idleSinceMs: number | undefined
 }
 
 /** What the policy remembers between evaluations (like an alert rule's active-since). */

@@ -4,7 +4,8 @@
  * patches (RFC 7386, `application/merge-patch+json`, with the API server's
  * optimistic concurrency: a patch carrying a stale metadata.resourceVersion
  * answers 409 Conflict), deletes, and records every request. Errors are
- * Kubernetes Status objects. Test-only (lives beside the code it serves, the
+ * Kubernetes Status objects; a test can make a path answer a canned status
+ * (403, 500, ...) with respondWith. Test-only (lives beside the code it serves, the
  * list+watch fake is test/fakes/kubeApi.ts); binds 127.0.0.1.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -41,8 +42,21 @@ export class KubeRecorder {
   private readonly objects = new Map<string, KubeObject>()
   private rv = 1000
   private close_: (() => Promise<void>) | undefined
+  private readonly canned = new Map<string, { status: number; body: unknown }>()
   /** Every request, in order. */
   readonly requests: RecordedRequest[] = []
+  /** Called with each request after it is recorded and before it is served (a test can change the store in between). */
+  onRequest: ((r: RecordedRequest) => void) | undefined
+
+  /** Answers `method path` with this status and body (a Kubernetes Status object, or raw text) instead of serving it, until cleared. */
+  respondWith(method: string, path: string, status: number, body: unknown): void {
+    this.canned.set(`${method} ${path}`, { status, body })
+  }
+
+  /** Serves every request again. */
+  clearResponses(): void {
+    this.canned.clear()
+  }
 
   /** Stores an object at its API path (resourceVersion assigned). */
   put(path: string, obj: KubeObject): void {
@@ -84,7 +98,11 @@ export class KubeRecorder {
     } catch {
       body = text
     }
-    this.requests.push({ method, path, contentType: req.headers['content-type'], authorization: req.headers.authorization, body })
+    const recorded: RecordedRequest = { method, path, contentType: req.headers['content-type'], authorization: req.headers.authorization, body }
+    this.requests.push(recorded)
+    this.onRequest?.(recorded)
+    const canned = this.canned.get(`${method} ${path}`)
+    if (canned) return send(res, canned.status, canned.body)
     const stored = this.objects.get(path)
     if (!stored) return send(res, 404, kubeStatus(404, 'NotFound', `${path} not found`))
     if (method === 'GET') return send(res, 200, stored)
@@ -106,6 +124,7 @@ export class KubeRecorder {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify(body))
+  const text = typeof body === 'string'
+  res.writeHead(status, { 'content-type': text ? 'text/plain' : 'application/json' })
+  res.end(text ? body : JSON.stringify(body))
 }
