@@ -12,6 +12,7 @@ import { registerGenerateCommands } from './generate'
 import { registerReportCommands } from './report'
 import { ROLES, type Role, type ServeOptions } from './roles'
 import { startService } from './serve'
+import { registerWhatifCommand } from './whatif'
 import { VERSION } from './version'
 
 /** Exit codes: 0 ok, 1 failure, 2 bad configuration or usage. */
@@ -125,6 +126,7 @@ async function runService(loaded: LoadedConfig, options: ServeOptions = {}): Pro
 registerForecastCommands(program, config)
 registerReportCommands(program, config)
 registerGenerateCommands(program, config)
+registerWhatifCommand(program, config)
 
 try {
   await program.parseAsync(process.argv)

@@ -6,6 +6,7 @@ import { registerForecastRoutes } from './forecast'
 import { registerIdleRoutes } from './idle'
 import { registerOpenCostRoutes } from './opencost'
 import { registerUsageRoutes } from './usage'
+import { registerWhatifRoutes } from './whatif'
 import { registerWasteRoutes } from './waste'
 import { registerWorkloadRoutes } from './workloads'
 
@@ -16,6 +17,7 @@ export function registerRoutes(router: Router, registry: OpenAPIRegistry, deps: 
   registerWorkloadRoutes(router, registry, deps)
   registerForecastRoutes(router, registry, deps)
   registerAlertRoutes(router, registry, deps)
+  registerWhatifRoutes(router, registry, deps)
   registerOpenCostRoutes(router, registry, deps)
   registerWasteRoutes(router, registry, deps)
 }
