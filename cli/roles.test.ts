@@ -8,7 +8,11 @@ const fleet = () =>
   withServer({
     collector: {
       kubernetes: { clusters: [{ name: 'a', server: 'https://a.example:6443' }, { name: 'b', server: 'https://b.example:6443' }] },
-      dcgm: { targets: [{ cluster: 'a', url: 'http://10.0.0.1:9400/metrics' }, { cluster: 'b', url: 'http://10.0.0.2:9400/metrics' }, { cluster: 'c', url: 'http://10.0.0.3:9400/metrics' }], prometheus: { url: 'http://prom:9090', cluster: 'b' } },
+      dcgm: {
+        targets: [{ cluster: 'a', url: 'http://10.0.0.1:9400/metrics' }, { cluster: 'b', url: 'http://10.0.0.2:9400/metrics' }, { cluster: 'c', url: 'http://10.0.0.3:9400/metrics' }],
+        prometheus: { url: 'http://prom:9090', cluster: 'b' },
+        discovery: { kubernetes: [{ cluster: 'a' }, { cluster: 'b' }] },
+      },
       aws: { enabled: true },
     },
   })
@@ -45,6 +49,7 @@ describe('shardCollectors', () => {
     expect(b.kubernetes.clusters.map((c) => c.name)).toEqual(['b'])
     expect(b.dcgm.targets.map((t) => t.cluster)).toEqual(['b'])
     expect(b.dcgm.prometheus?.url).toBe('http://prom:9090')
+    expect(b.dcgm.discovery?.kubernetes.map((d) => d.cluster)).toEqual(['b'])
     expect(b.aws.enabled).toBe(false)
     const ac = shardCollectors(fleet(), { clusters: ['a', 'c'], cloud: true }).collector
     expect(ac.kubernetes.clusters.map((c) => c.name)).toEqual(['a'])

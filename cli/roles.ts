@@ -97,7 +97,12 @@ export function shardCollectors(config: Config, options: Pick<ServeOptions, 'clu
     collector: {
       ...c,
       kubernetes: { ...c.kubernetes, clusters: c.kubernetes.clusters.filter((k) => keep.has(k.name)) },
-      dcgm: { ...dcgm, targets: c.dcgm.targets.filter((t) => keep.has(t.cluster)), ...(prometheus ? { prometheus } : {}) },
+      dcgm: {
+        ...dcgm,
+        targets: c.dcgm.targets.filter((t) => keep.has(t.cluster)),
+        ...(prometheus ? { prometheus } : {}),
+        ...(c.dcgm.discovery ? { discovery: { ...c.dcgm.discovery, kubernetes: c.dcgm.discovery.kubernetes.filter((d) => keep.has(d.cluster)) } } : {}),
+      },
       aws: { ...c.aws, enabled: c.aws.enabled && cloud },
     },
   }

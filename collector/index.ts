@@ -14,7 +14,7 @@ export function buildSources(config: Config, deps: CollectorDeps): Source[] {
   const notebooks: NotebookDirectory = () => k8s.notebooks()
   return [
     ...k8s.sources,
-    ...dcgmSources(config.collector.dcgm, deps),
+    ...dcgmSources(config.collector.dcgm, deps, config.collector.kubernetes),
     ...jupyterSources(config.collector.jupyter, notebooks, deps),
     ...awsSources(config.collector.aws, config.prices, deps),
   ]

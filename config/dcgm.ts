@@ -43,6 +43,35 @@ export const dcgmPrometheusSchema = z.strictObject({
   exporterPodPattern: regexSource.default('dcgm-exporter'),
 })
 
+/** A DNS-1123 label: the form of namespace names. */
+const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label (a-z, 0-9, -)')
+/** A DNS-1035 label: the form of Service names. */
+const serviceName = z.string().regex(/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a Service name (a DNS-1035 label: a-z, 0-9, -, starting with a letter)')
+/** An IANA service name, the form of a named container/Service port. */
+const portName = z.string().regex(/^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, 'must be a port name (up to 15 of a-z, 0-9, -) or a port number')
+
+/**
+ * Exporter pods found through the EndpointSlices (or, where those are not
+ * served, the Endpoints) of the exporter's Service in one configured
+ * Kubernetes cluster; every ready endpoint becomes a target of that cluster.
+ */
+export const dcgmKubernetesDiscoverySchema = z.strictObject({
+  /** A `collector.kubernetes.clusters[].name`: its API credentials are used, and the targets join that cluster's `dcgm/<cluster>` source. */
+  cluster: clusterName,
+  namespace: dnsLabel.default('gpu-operator'),
+  /** The exporter's Service (the GPU operator's is `nvidia-dcgm-exporter`). */
+  service: serviceName.default('nvidia-dcgm-exporter'),
+  /** The endpoint port to scrape: its name in the EndpointSlice / Endpoints ports, or a number used as is. */
+  port: z.union([portName, z.number().int().min(1).max(65_535)]).default('gpu-metrics'),
+  scheme: z.enum(['http', 'https']).default('http'),
+  path: z.string().startsWith('/', 'must start with /').default('/metrics'),
+})
+
+/** Where exporter targets are discovered, beside the static `targets`. */
+export const dcgmDiscoverySchema = z.strictObject({
+  kubernetes: z.array(dcgmKubernetesDiscoverySchema).default([]),
+})
+
 /** dcgm-exporter collection: scrape exporters directly, or read DCGM_* series from a Prometheus. */
 export const dcgmSchema = z
   .strictObject({
@@ -55,6 +84,8 @@ export const dcgmSchema = z
     maxPendingRows: positiveInt.default(100_000),
     /** Static list of exporter endpoints. */
     targets: z.array(dcgmTargetSchema).default([]),
+    /** Exporters found at run time (absent = static targets only). */
+    discovery: dcgmDiscoverySchema.optional(),
     prometheus: dcgmPrometheusSchema.optional(),
   })
   .refine((c) => c.timeoutMs <= c.intervalMs, {
@@ -68,6 +99,12 @@ export const dcgmSchema = z
       if (seen.has(key)) ctx.addIssue({ code: 'custom', message: `duplicate target '${t.url}' in cluster '${t.cluster}'`, path: ['targets', i, 'url'] })
       seen.add(key)
     })
+    const services = new Set<string>()
+    c.discovery?.kubernetes.forEach((d, i) => {
+      const key = `${d.cluster}/${d.namespace}/${d.service}`
+      if (services.has(key)) ctx.addIssue({ code: 'custom', message: `service ${d.namespace}/${d.service} of cluster '${d.cluster}' is listed twice`, path: ['discovery', 'kubernetes', i, 'service'] })
+      services.add(key)
+    })
   })
 
 /** Effective dcgm collector configuration. */
@@ -76,3 +113,5 @@ export type DcgmConfig = z.infer<typeof dcgmSchema>
 export type DcgmTarget = z.infer<typeof dcgmTargetSchema>
 /** The Prometheus reader's settings. */
 export type DcgmPrometheusConfig = z.infer<typeof dcgmPrometheusSchema>
+/** One Kubernetes Service whose endpoints are exporter targets. */
+export type DcgmKubernetesDiscovery = z.infer<typeof dcgmKubernetesDiscoverySchema>

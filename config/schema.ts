@@ -31,12 +31,22 @@ const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
-const collectorSchema = z.strictObject({
-  kubernetes: kubernetesSchema.default(() => kubernetesSchema.parse({})),
-  dcgm: dcgmSchema.default(() => dcgmSchema.parse({})),
-  jupyter: jupyterSchema.default(() => jupyterSchema.parse({})),
-  aws: awsSchema.default(() => awsSchema.parse({})),
-})
+const collectorSchema = z
+  .strictObject({
+    kubernetes: kubernetesSchema.default(() => kubernetesSchema.parse({})),
+    dcgm: dcgmSchema.default(() => dcgmSchema.parse({})),
+    jupyter: jupyterSchema.default(() => jupyterSchema.parse({})),
+    aws: awsSchema.default(() => awsSchema.parse({})),
+  })
+  // dcgm discovery reads Endpoints with a configured Kubernetes cluster's credentials.
+  .superRefine((c, ctx) => {
+    const clusters = new Set(c.kubernetes.clusters.map((k) => k.name))
+    c.dcgm.discovery?.kubernetes.forEach((d, i) => {
+      if (!clusters.has(d.cluster)) {
+        ctx.addIssue({ code: 'custom', message: `no collector.kubernetes cluster named '${d.cluster}'`, path: ['dcgm', 'discovery', 'kubernetes', i, 'cluster'] })
+      }
+    })
+  })
 
 /** The whole gpuscope configuration. */
 export const configSchema = z.strictObject({

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { ServerResponse } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
@@ -194,4 +194,203 @@ export function notebookWorkload(notebook: KubeObj, gpuLimits: Record<string, st
     status: { phase: 'Running', conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: new Date().toISOString() }] },
   }
   return { statefulSet, pod }
+}
+
+// ---- Service endpoints (discovery.k8s.io/v1 EndpointSlices, core/v1 Endpoints), for dcgm-exporter discovery ----
+
+/** The two endpoint collections FakeEndpointsApi serves. */
+export type EndpointsResource = 'endpointslices' | 'endpoints'
+
+/** One request FakeEndpointsApi saw: the path, the query, and whether it was a watch. */
+export interface EndpointsRequest {
+  path: string
+  query: Record<string, string>
+  watch: boolean
+}
+
+interface EndpointsWatcher {
+  resource: EndpointsResource
+  namespace: string
+  matches: (o: KubeObj) => boolean
+  res: ServerResponse
+}
+
+const ENDPOINT_KINDS: Readonly<Record<EndpointsResource, { apiVersion: string; kind: string }>> = {
+  endpointslices: { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' },
+  endpoints: { apiVersion: 'v1', kind: 'Endpoints' },
+}
+
+const SLICES_PATH = /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/
+const ENDPOINTS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/endpoints$/
+
+/**
+ * A loopback API server for Service endpoints as dcgm-exporter discovery
+ * reads them: the discovery.k8s.io/v1 group document, and namespaced
+ * list+watch of EndpointSlices (equality `labelSelector`) and Endpoints
+ * (`fieldSelector=metadata.name=`), with resourceVersions and resumable
+ * watches. Faults: stop serving EndpointSlices (an old API server: 404 on the
+ * group and the collection), or answer every request with an error status.
+ * (The replay's KubeApiServer serves only cluster-wide collections without
+ * selectors, so this one stands beside it.)
+ */
+export class FakeEndpointsApi {
+  private rv = 1000
+  private readonly objects: Record<EndpointsResource, Map<string, KubeObj>> = { endpointslices: new Map(), endpoints: new Map() }
+  private readonly history: Array<{ rv: number; resource: EndpointsResource; type: string; object: KubeObj }> = []
+  private readonly watchers = new Set<EndpointsWatcher>()
+  private server: Server | undefined
+  /** Every request, in order. */
+  readonly requests: EndpointsRequest[] = []
+  /** When false, the server behaves like one without discovery.k8s.io/v1 (404). */
+  endpointSlicesServed = true
+  /** When set, every request is answered with this HTTP status and a Status body. */
+  failStatus: number | undefined
+
+  /** Listens on 127.0.0.1 with a free port; returns the base URL. */
+  async start(): Promise<string> {
+    const server = createServer((req, res) => this.handle(req.url ?? '/', res))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    this.server = server
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  }
+
+  /** Ends every watch and closes the server. */
+  async close(): Promise<void> {
+    this.dropWatches()
+    const server = this.server
+    this.server = undefined
+    if (!server) return
+    server.closeAllConnections()
+    await new Promise<void>((r) => server.close(() => r()))
+  }
+
+  /** Creates or replaces an object (kind, apiVersion, uid filled in); watchers see ADDED or MODIFIED. */
+  put(resource: EndpointsResource, obj: KubeObj): void {
+    const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`
+    const old = this.objects[resource].get(key)
+    const o: KubeObj = { ...ENDPOINT_KINDS[resource], ...structuredClone(obj) }
+    o.metadata.uid ??= old?.metadata.uid ?? randomUUID()
+    this.commit(resource, old ? 'MODIFIED' : 'ADDED', o)
+  }
+
+  /** Deletes an object; watchers see DELETED. */
+  remove(resource: EndpointsResource, namespace: string, name: string): void {
+    const o = this.objects[resource].get(`${namespace}/${name}`)
+    if (!o) throw new Error(`no ${resource} ${namespace}/${name}`)
+    this.commit(resource, 'DELETED', structuredClone(o))
+  }
+
+  /** Drops every open watch mid-stream. */
+  dropWatches(): void {
+    for (const w of this.watchers) w.res.socket?.destroy()
+    this.watchers.clear()
+  }
+
+  /** Watches open now. */
+  openWatches(): number {
+    return this.watchers.size
+  }
+
+  private commit(resource: EndpointsResource, type: string, o: KubeObj): void {
+    o.metadata.resourceVersion = String(++this.rv)
+    const key = `${o.metadata.namespace ?? ''}/${o.metadata.name}`
+    if (type === 'DELETED') this.objects[resource].delete(key)
+    else this.objects[resource].set(key, o)
+    this.history.push({ rv: this.rv, resource, type, object: o })
+    for (const w of this.watchers) {
+      if (w.resource === resource && w.namespace === o.metadata.namespace && w.matches(o)) w.res.write(`${JSON.stringify({ type, object: o })}\n`)
+    }
+  }
+
+  private handle(rawUrl: string, res: ServerResponse): void {
+    const url = new URL(rawUrl, 'http://127.0.0.1')
+    const q = url.searchParams
+    const watch = q.get('watch') === 'true'
+    this.requests.push({ path: url.pathname, query: Object.fromEntries(q), watch })
+    const json = (code: number, body: unknown): void => void res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    const status = (code: number, reason: string, message: string): void => json(code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code })
+    if (this.failStatus !== undefined) return status(this.failStatus, 'InternalError', 'injected failure')
+    const notFound = (): void => status(404, 'NotFound', 'the server could not find the requested resource')
+    if (url.pathname === '/apis/discovery.k8s.io/v1') {
+      if (!this.endpointSlicesServed) return notFound()
+      return json(200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'discovery.k8s.io/v1', resources: [{ name: 'endpointslices', namespaced: true, kind: 'EndpointSlice', verbs: ['get', 'list', 'watch'] }] })
+    }
+    const slices = SLICES_PATH.exec(url.pathname)
+    const endpoints = ENDPOINTS_PATH.exec(url.pathname)
+    const resource: EndpointsResource | undefined = slices && this.endpointSlicesServed ? 'endpointslices' : endpoints ? 'endpoints' : undefined
+    const namespace = decodeURIComponent((slices ?? endpoints)?.[1] ?? '')
+    if (!resource) return notFound()
+    const matches = selectorOf(q)
+    if (!watch) {
+      const items = [...this.objects[resource].values()].filter((o) => o.metadata.namespace === namespace && matches(o))
+      return json(200, { kind: `${ENDPOINT_KINDS[resource].kind}List`, apiVersion: ENDPOINT_KINDS[resource].apiVersion, metadata: { resourceVersion: String(this.rv) }, items })
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+    res.flushHeaders()
+    const from = Number(q.get('resourceVersion') || '0')
+    for (const e of this.history) {
+      if (e.rv > from && e.resource === resource && e.object.metadata.namespace === namespace && matches(e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`)
+    }
+    const w: EndpointsWatcher = { resource, namespace, matches, res }
+    this.watchers.add(w)
+    const timeoutSeconds = Number(q.get('timeoutSeconds') ?? '0')
+    const timer = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined
+    timer?.unref()
+    res.on('close', () => {
+      clearTimeout(timer)
+      this.watchers.delete(w)
+    })
+  }
+}
+
+/** Equality label selectors (`a=b,c=d`) and the `metadata.name=` field selector; anything else matches everything. */
+function selectorOf(q: URLSearchParams): (o: KubeObj) => boolean {
+  const labels = (q.get('labelSelector') ?? '').split(',').filter(Boolean).map((s) => s.split('=') as [string, string])
+  const name = /^metadata\.name=(.*)$/.exec(q.get('fieldSelector') ?? '')?.[1]
+  return (o) => {
+    const have = (o.metadata.labels ?? {}) as Record<string, string>
+    return labels.every(([k, v]) => have[k] === v) && (name === undefined || o.metadata.name === name)
+  }
+}
+
+/** One exporter endpoint as a test describes it. */
+export interface ExporterEndpoint {
+  ip: string
+  nodeName: string
+  pod: string
+  ready?: boolean
+}
+
+/**
+ * An EndpointSlice of a Service as the EndpointSlice controller writes it:
+ * label `kubernetes.io/service-name`, one port list, endpoints with
+ * conditions, nodeName and a Pod targetRef.
+ */
+export function endpointSlice(namespace: string, service: string, name: string, port: { name: string; port: number }, endpoints: ExporterEndpoint[]): KubeObj {
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name, namespace, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+    addressType: 'IPv4',
+    endpoints: endpoints.map((e) => ({
+      addresses: [e.ip],
+      conditions: { ready: e.ready ?? true, serving: e.ready ?? true, terminating: false },
+      nodeName: e.nodeName,
+      targetRef: { kind: 'Pod', namespace, name: e.pod, uid: randomUUID() },
+    })),
+    ports: [{ name: port.name, port: port.port, protocol: 'TCP' }],
+  }
+}
+
+/** The core/v1 Endpoints of a Service: one subset per port, ready endpoints in `addresses`, the others in `notReadyAddresses`. */
+export function serviceEndpoints(namespace: string, service: string, subsets: Array<{ port: { name: string; port: number }; endpoints: ExporterEndpoint[] }>): KubeObj {
+  const address = (e: ExporterEndpoint) => ({ ip: e.ip, nodeName: e.nodeName, targetRef: { kind: 'Pod', namespace, name: e.pod } })
+  return {
+    apiVersion: 'v1', kind: 'Endpoints',
+    metadata: { name: service, namespace },
+    subsets: subsets.map((s) => ({
+      addresses: s.endpoints.filter((e) => e.ready !== false).map(address),
+      notReadyAddresses: s.endpoints.filter((e) => e.ready === false).map(address),
+      ports: [{ name: s.port.name, port: s.port.port, protocol: 'TCP' }],
+    })),
+  }
 }
