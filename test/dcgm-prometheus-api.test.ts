@@ -75,3 +75,40 @@ describe('reading DCGM series from the Prometheus HTTP API', () => {
     await expect(read({ url: `http://127.0.0.1:${port}` })).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query\?query=.*: connect ECONNREFUSED/)
   })
 })
+
+describe('the Prometheus poll source across a restart', () => {
+  it('does not store again what the previous process stored from the same look-back', async () => {
+    const { openTestStore, silentLogger } = await import('./helpers/store')
+    const { prometheusSource } = await import('../collector/dcgm/prometheus')
+    const { dcgmSchema } = await import('../config/dcgm')
+    // The recorded answer, moved to the last minute (the raw table's TTL would drop a sample from the fixture's date).
+    const answer = JSON.parse(readDcgmFixture('aicr-prometheus-api-query-DCGM_FI_DEV_GPU_UTIL.json')) as { data: { result: Array<{ value: [number, string] }> } }
+    const shift = Math.floor(Date.now() / 1000) - 60 - Math.max(...answer.data.result.map((r) => r.value[0]))
+    for (const r of answer.data.result) r.value[0] += shift
+    reply = { status: 200, body: JSON.stringify(answer) }
+    const ts = await openTestStore()
+    try {
+      const prom = dcgmPrometheusSchema.parse({ url: `${base}/prom`, cluster: 'eks' })
+      const config = dcgmSchema.parse({ prometheus: prom })
+      const { samples } = await read()
+      const newest = Math.max(...samples.map((s) => s.tsMs))
+      const deps = { sinks: ts.writers.sinks, query: ts.store.query, logger: silentLogger, now: () => newest + 5_000 }
+      const count = async () => (await ts.store.query<{ n: number }>("SELECT count() AS n FROM gpu_samples WHERE cluster = 'eks'"))[0]?.n
+      const signal = new AbortController().signal
+      const first = await prometheusSource(prom, config, deps).poll(newest, signal)
+      await ts.writers.flush()
+      expect(first.rows).toBe(16)
+      expect(await count()).toBe(16)
+      // A new process (fresh memory) polls the same answer: it reads what is stored and stores nothing twice.
+      const restarted = await prometheusSource(prom, config, deps).poll(newest, signal)
+      await ts.writers.flush()
+      expect(restarted).toEqual({ rows: 0 })
+      expect(await count()).toBe(16)
+      // Without the store to ask, it says so (and stores rather than lose samples).
+      const blind = await prometheusSource(prom, config, { ...deps, query: async () => { throw new Error('store down') } }).poll(newest, signal)
+      expect(blind.warnings?.join(' ')).toMatch(/could not read the samples already stored for eks .*store down/)
+    } finally {
+      await ts.close()
+    }
+  })
+})

@@ -63,12 +63,20 @@ export class SeenSamples {
 
   constructor(private readonly forgetMs: number) {}
 
+  /** Records sample times already stored (read back from the store after a restart). */
+  seed(stored: ReadonlyArray<{ cluster: string; gpuUuid: string; migInstance: number | null | undefined; tsMs: number }>): void {
+    for (const s of stored) {
+      const key = seenKey(s)
+      if (s.tsMs > (this.last.get(key) ?? -Infinity)) this.last.set(key, s.tsMs)
+    }
+  }
+
   /** The samples newer than any stored for their GPU, recording them as seen. */
   fresh(samples: readonly GpuSample[]): GpuSample[] {
     const out: GpuSample[] = []
     let newest = -Infinity
     for (const s of samples) {
-      const key = `${s.cluster}\u0000${s.gpuUuid}\u0000${s.migInstance ?? ''}`
+      const key = seenKey(s)
       newest = Math.max(newest, s.tsMs)
       if (s.tsMs <= (this.last.get(key) ?? -Infinity)) continue
       this.last.set(key, s.tsMs)
@@ -78,6 +86,13 @@ export class SeenSamples {
     return out
   }
 }
+
+const seenKey = (s: { cluster: string; gpuUuid: string; migInstance?: number | null | undefined }): string => `${s.cluster}\u0000${s.gpuUuid}\u0000${s.migInstance ?? ''}`
+
+/** Newest stored sample per GPU of a cluster since a time: what a restarted reader has already written. */
+const STORED_SINCE = `SELECT gpu_uuid AS gpuUuid, mig_instance AS migInstance, toUnixTimestamp64Milli(max(ts)) AS tsMs
+FROM gpu_samples WHERE cluster = {cluster:String} AND ts >= fromUnixTimestamp64Milli({sinceMs:Int64})
+GROUP BY gpu_uuid, mig_instance`
 
 /**
  * The poll source that reads DCGM series from a Prometheus
@@ -89,6 +104,7 @@ export function prometheusSource(prom: DcgmPrometheusConfig, config: DcgmConfig,
   const pending = new PendingRows(config.maxPendingRows)
   const lookbackS = Math.ceil((2 * config.intervalMs) / 1000)
   const seen = new SeenSamples(10 * lookbackS * 1000)
+  let seeded = false
   return {
     kind: 'poll',
     name: `dcgm-prometheus/${prom.cluster}`,
@@ -96,12 +112,31 @@ export function prometheusSource(prom: DcgmPrometheusConfig, config: DcgmConfig,
     timeoutMs: config.intervalMs,
     async poll(_nowMs: number, signal: AbortSignal): Promise<PollResult> {
       const read = await readDcgmFromPrometheus(prom, { signal, timeoutMs: config.timeoutMs, lookbackS })
+      const seedWarning = seeded ? undefined : await seedFromStore(seen, prom.cluster, deps, lookbackS)
+      seeded = seedWarning === undefined
       const rows = seen.fresh(read.samples)
       const { stored, dropped } = await pending.flush(rows, deps.sinks.gpuSamples)
       const warnings = read.warnings.map((w) => `Prometheus warning: ${w}`)
+      if (seedWarning) warnings.push(seedWarning)
       if (dropped > 0) warnings.push(`dropped ${dropped} GPU sample(s): the store was unavailable and more than maxPendingRows waited`)
       if (read.samples.length === 0) warnings.push(`Prometheus ${maskUrlCredentials(prom.url)} holds no DCGM series from the last ${lookbackS}s`)
       return warnings.length ? { rows: stored, warnings } : { rows: stored }
     },
+  }
+}
+
+/**
+ * After a restart the first look-back overlaps what the previous process
+ * stored: read the newest stored sample per GPU so it is not stored twice.
+ * A failed read is a warning (retried next poll); the poll still stores, so a
+ * store hiccup risks a duplicate, never a loss.
+ */
+async function seedFromStore(seen: SeenSamples, cluster: string, deps: CollectorDeps, lookbackS: number): Promise<string | undefined> {
+  try {
+    const rows = await deps.query<{ gpuUuid: string; migInstance: number | null; tsMs: number | string }>(STORED_SINCE, { cluster, sinceMs: deps.now() - 2 * lookbackS * 1000 })
+    seen.seed(rows.map((r) => ({ cluster, gpuUuid: r.gpuUuid, migInstance: r.migInstance, tsMs: Number(r.tsMs) })))
+    return undefined
+  } catch (err) {
+    return `could not read the samples already stored for ${cluster} (a restart may store its first look-back twice): ${(err as Error).message}`
   }
 }
