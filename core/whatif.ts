@@ -38,6 +38,7 @@ import type { EnforcerPolicy, planActions, StopOutcome } from '../alerts/enforce
 import type { BurstPoolConfig } from '../config/alerts'
 import { activityFloor, readingOf, reaches, type ActionEvidence, type GpuMinute, type IdleHistory, type IdlePolicy, type KernelEvidence, type WorkloadEvidence } from './idle'
 import { IDLE_ACTIONS, IDLE_CLASS, assessIdle } from './idleMachine'
+import type { WorkloadRef } from './insights'
 
 const MINUTE_MS = 60_000
 const HOUR_MS = 3_600_000
@@ -71,14 +72,7 @@ export interface WhatifPod {
 }
 
 /** A workload (pods grouped by cluster, namespace, kind and name) as recorded. */
-export interface WhatifWorkload {
-  cluster: string
-  namespace: string
-  kind: string
-  name: string
-  team: string
-  project: string
-  user: string
+export interface WhatifWorkload extends WorkloadRef {
   pods: WhatifPod[]
 }
 

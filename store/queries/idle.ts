@@ -7,7 +7,7 @@
  * GR_ENGINE_ACTIVE and falls back to DEV_GPU_UTIL per GPU-minute.
  */
 import type { ActionEvidence, GpuMinute, IdleHistory, KernelEvidence, WorkloadEvidence } from '../../core/idle'
-import type { PodUsage } from '../../core/insights'
+import type { PodUsage, WorkloadRef } from '../../core/insights'
 import type { QueryFn } from '../../core/ports'
 
 const MINUTE_MS = 60_000
@@ -92,14 +92,7 @@ interface KernelRow { cluster: string; namespace: string; notebook: string; firs
 interface ActionRow { cluster: string; namespace: string; workload_kind: string; workload_name: string; ts_ms: number; action: string; acted: boolean; dry_run: boolean }
 
 /** A running GPU workload (its running pods grouped by cluster, namespace, kind and name) with its idle evidence. */
-export interface IdleWorkload {
-  cluster: string
-  namespace: string
-  kind: string
-  name: string
-  team: string
-  project: string
-  user: string
+export interface IdleWorkload extends WorkloadRef {
   pods: string[]
   nodes: string[]
   evidence: WorkloadEvidence
