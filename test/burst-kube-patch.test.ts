@@ -8,8 +8,8 @@ import { kubeStatus } from '../collector/replay/live/kubeApi'
 import { alertsSchema, parseFieldPath, type BurstTargetConfig } from '../config/alerts'
 import { configSchema, type Config } from '../config/schema'
 import { ConflictError } from '../core/errors'
-import type { NodeState, WorkloadInterval } from '../core/model'
 import { KubeRecorder } from './fakes/kubeRecorder'
+import { dgxFleet, seedSaturatedPool } from './helpers/burstFleet'
 import { openTestStore, silentLogger, type TestStore } from './helpers/store'
 
 // The Kubernetes-patch burst adapter: config validation, the field-path parser, and the adapter
@@ -292,17 +292,7 @@ describe('burst controller with a kubernetes-patch target', () => {
     server = await kube.start()
     kube.put(NODEPOOL, nodePool('0'))
     ts = await openTestStore()
-    const nodes: NodeState[] = Array.from({ length: 8 }, (_, i) => ({
-      tsMs: T0 - 120 * MIN, cluster: 'c1', node: `dgx-${i}`, pool: 'dgx', gpuModel: 'H100', provider: 'onprem', instanceType: 'dgx-h100', spot: false, capacityGpus: 8, allocatableGpus: 8, ready: true, schedulable: true,
-    }))
-    const pod = (name: string, node: string, startMs: number | undefined): WorkloadInterval => ({
-      cluster: 'c1', podUid: `uid-${name}`, namespace: 'train', pod: name, workloadKind: 'Job', workloadName: name, team: 'nlp', project: 'p', user: 'u', node, gpus: 8,
-      gpuResource: 'nvidia.com/gpu', createdMs: startMs ?? T0 - 60 * MIN, startMs, lastSeenMs: T0 + 60 * MIN, phase: startMs ? 'Running' : 'Pending',
-    })
-    const pods = [...nodes.map((n, i) => pod(`run-${i}`, n.node, T0 - 110 * MIN)), pod('wait-0', '', undefined), pod('wait-1', '', undefined)]
-    const written = Promise.all([ts.writers.sinks.nodeState.write(nodes), ts.writers.sinks.workloadIntervals.write(pods)])
-    await ts.writers.flush()
-    await written
+    await seedSaturatedPool(ts, dgxFleet(T0))
   })
   afterAll(async () => {
     await kube.close()

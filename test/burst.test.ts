@@ -8,7 +8,8 @@ import { signBody } from '../alerts/burst/adapters'
 import { BurstController } from '../alerts/burst/controller'
 import type { AlertsDeps } from '../alerts/evaluate'
 import { configSchema, type Config } from '../config/schema'
-import type { GpuSample, NodeState, WorkloadInterval } from '../core/model'
+import type { GpuSample } from '../core/model'
+import { dgxFleet, seedSaturatedPool } from './helpers/burstFleet'
 import { openTestStore, silentLogger, type TestStore } from './helpers/store'
 
 // The burst controller against a chDB store and two loopback endpoints: a generic scaling
@@ -83,17 +84,7 @@ beforeAll(async () => {
   hook = await recorder(() => ({ status: 202, type: 'application/json', body: '{"accepted":true}' }))
   aws = await recorder(() => ({ status: 200, type: 'text/xml', body: AWS_OK }))
   ts = await openTestStore()
-  const nodes: NodeState[] = Array.from({ length: 8 }, (_, i) => ({
-    tsMs: T0 - 120 * MIN, cluster: 'c1', node: `dgx-${i}`, pool: 'dgx', gpuModel: 'H100', provider: 'onprem', instanceType: 'dgx-h100', spot: false, capacityGpus: 8, allocatableGpus: 8, ready: true, schedulable: true,
-  }))
-  const pod = (name: string, node: string, startMs: number | undefined): WorkloadInterval => ({
-    cluster: 'c1', podUid: `uid-${name}`, namespace: 'train', pod: name, workloadKind: 'Job', workloadName: name, team: 'nlp', project: 'p', user: 'u', node, gpus: 8,
-    gpuResource: 'nvidia.com/gpu', createdMs: startMs ?? T0 - 60 * MIN, startMs, lastSeenMs: T0 + 60 * MIN, phase: startMs ? 'Running' : 'Pending',
-  })
-  const pods = [...nodes.map((n, i) => pod(`run-${i}`, n.node, T0 - 110 * MIN)), pod('wait-0', '', undefined), pod('wait-1', '', undefined)]
-  const written = Promise.all([ts.writers.sinks.nodeState.write(nodes), ts.writers.sinks.workloadIntervals.write(pods)])
-  await ts.writers.flush()
-  await written
+  await seedSaturatedPool(ts, dgxFleet(T0))
 })
 
 afterAll(async () => {
@@ -170,13 +161,7 @@ describe('burst controller against loopback scaling endpoints', () => {
 describe('reclaim before burst', () => {
   // Cluster c2: 2 DGX nodes fully allocated to 2 jobs whose GPUs have sat at 1% for 100 minutes, 8 GPUs pending.
   beforeAll(async () => {
-    const nodes: NodeState[] = ['r-0', 'r-1'].map((node) => ({
-      tsMs: T0 - 120 * MIN, cluster: 'c2', node, pool: 'dgx', gpuModel: 'H100', provider: 'onprem', instanceType: 'dgx-h100', spot: false, capacityGpus: 8, allocatableGpus: 8, ready: true, schedulable: true,
-    }))
-    const pod = (name: string, node: string, startMs: number | undefined): WorkloadInterval => ({
-      cluster: 'c2', podUid: `uid-c2-${name}`, namespace: 'lab', pod: name, workloadKind: 'Job', workloadName: name, team: 'lab', project: 'p', user: 'u', node, gpus: 8,
-      gpuResource: 'nvidia.com/gpu', createdMs: startMs ?? T0 - 60 * MIN, startMs, lastSeenMs: T0 + 60 * MIN, phase: startMs ? 'Running' : 'Pending',
-    })
+    await seedSaturatedPool(ts, { t0Ms: T0, cluster: 'c2', namespace: 'lab', team: 'lab', running: [['r-0', 'idle-0'], ['r-1', 'idle-1']], pending: ['wait-c2'] })
     const samples: GpuSample[] = []
     for (let m = -100; m <= 40; m++) {
       for (const [i, node] of ['r-0', 'r-1'].entries()) {
@@ -186,7 +171,7 @@ describe('reclaim before burst', () => {
       }
     }
     const s = ts.writers.sinks
-    const written = Promise.all([s.nodeState.write(nodes), s.workloadIntervals.write([pod('idle-0', 'r-0', T0 - 110 * MIN), pod('idle-1', 'r-1', T0 - 110 * MIN), pod('wait-c2', '', undefined)]), s.gpuSamples.write(samples)])
+    const written = s.gpuSamples.write(samples)
     await ts.writers.flush()
     await written
   })
