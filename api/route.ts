@@ -1,12 +1,12 @@
-import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
+import { OpenAPIRegistry, type ResponseConfig } from '@asteasolutions/zod-to-openapi'
 import type { Request, Response, Router } from 'express'
 import { stringify } from 'csv-stringify/sync'
-import type { z } from 'zod'
+import { z } from 'zod'
 import type { Config } from '../config/schema'
 import { InputError } from '../core/errors'
 import type { Logger, QueryFn } from '../core/ports'
 import { principalOf, type Principal } from './auth'
-import { ok } from './envelope'
+import { errorEnvelopeSchema, ok, okEnvelopeSchema } from './envelope'
 
 /** What every route handler may use. */
 export interface RouteDeps {
@@ -45,8 +45,10 @@ export interface RouteDef<Q extends z.ZodObject> {
   query: Q
   /** Path parameters, e.g. `{ id: z.string() }`, for the OpenAPI document. */
   params?: z.ZodObject
-  /** Response data schema for the OpenAPI document (optional; the envelope is always documented). */
+  /** Schema of the envelope's `data` for the OpenAPI document (optional; the envelope is always documented). */
   response?: z.ZodType
+  /** The route answers text/csv too (its handler returns a table). */
+  csv?: boolean
   handler: (ctx: RouteContext<z.infer<Q>>) => Promise<RouteResult>
 }
 
@@ -65,12 +67,7 @@ export function defineRoute<Q extends z.ZodObject>(router: Router, registry: Ope
     summary: def.summary,
     tags: [def.tag],
     request: { query: def.query, ...(def.params ? { params: def.params } : {}) },
-    responses: {
-      200: { description: 'success envelope {status, data, warnings}; text/csv for tabular answers' },
-      400: { description: 'bad input: the message names every bad parameter' },
-      401: { description: 'missing or unknown token' },
-      403: { description: 'the token may not see this' },
-    },
+    responses: envelopeResponses(def.response, { csv: def.csv ?? false }),
   })
   router.get(def.path, async (req: Request, res: Response) => {
     const query = parseQuery(def.query, req.query)
@@ -81,6 +78,38 @@ export function defineRoute<Q extends z.ZodObject>(router: Router, registry: Ope
     }
     res.json(ok(result.data, result.warnings ?? []))
   })
+}
+
+/** The error statuses every /api/v1 route may answer, each in the error envelope. */
+export const ERROR_RESPONSES = {
+  400: 'bad input: the message names every bad parameter',
+  401: 'missing or unknown bearer token',
+  403: 'the token may not see or do this',
+  404: 'no such route or object',
+  500: 'internal error (details are logged, not sent)',
+} as const
+
+/** The error responses of a route (descriptions may be overridden), each the error envelope as application/json. */
+export function errorResponses(descriptions: Partial<Record<keyof typeof ERROR_RESPONSES, string>> = {}): Record<string, ResponseConfig> {
+  const json = { 'application/json': { schema: errorEnvelopeSchema } }
+  return Object.fromEntries(Object.entries(ERROR_RESPONSES).map(([code, text]) => [code, { description: descriptions[Number(code) as keyof typeof ERROR_RESPONSES] ?? text, content: json }]))
+}
+
+/**
+ * The OpenAPI responses of an enveloped route: 200 as `{status: 'success',
+ * data, warnings}` (data as `data` says, any JSON when none is given), plus
+ * text/csv when the route has a table, and the error envelope for 400, 401,
+ * 403, 404 and 500.
+ */
+export function envelopeResponses(data: z.ZodType | undefined, opts: { csv?: boolean; description?: string; errors?: Partial<Record<keyof typeof ERROR_RESPONSES, string>> } = {}): Record<string, ResponseConfig> {
+  const csv = opts.csv ? { 'text/csv': { schema: z.string().describe('RFC 4180 CSV with a header row; format=csv or Accept: text/csv') } } : {}
+  return {
+    200: {
+      description: opts.description ?? (opts.csv ? 'success envelope {status, data, warnings}; text/csv with format=csv' : 'success envelope {status, data, warnings}'),
+      content: { 'application/json': { schema: okEnvelopeSchema(data ?? z.unknown()) }, ...csv },
+    },
+    ...errorResponses(opts.errors),
+  }
 }
 
 /** Validates query parameters; one InputError lists every bad one as `name: problem`. */

@@ -13,6 +13,7 @@ import { allocationBuckets, capacityBuckets, utilBuckets, type UsageSpec } from 
 import { teamScope } from '../auth'
 import { ForbiddenError } from '../authErrors'
 import { otherTeam } from '../authMiddleware'
+import { actionsData, burstAuditData, burstData } from '../schemas/alerts'
 import { defineRoute, type RouteDeps, type Table } from '../route'
 
 const DAY_MS = 86_400_000
@@ -60,6 +61,8 @@ function registerBurst(router: Router, registry: OpenAPIRegistry, deps: RouteDep
     summary: 'Cloud burst: each pool\'s policy, whether it is bursting, its latest decision with reasons, and recent decisions',
     tag: 'alerts',
     query: burstQuery,
+    response: burstData,
+    csv: true,
     handler: async ({ query, nowMs }) => {
       const cfg = deps.config.alerts
       const fromMs = nowMs - parseDuration(query.window ?? '24h')
@@ -90,6 +93,8 @@ function registerBurstAudit(router: Router, registry: OpenAPIRegistry, deps: Rou
     summary: 'Cloud GPU-hours and cost spent while on-prem GPUs sat allocated but idle, and what reclaiming them first would have saved',
     tag: 'alerts',
     query: burstAuditQuery,
+    response: burstAuditData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       if (teamScope(principal) !== undefined) throw new ForbiddenError('the burst audit covers the whole fleet: it needs a fleet-wide token')
       const period = parseWindow(query.period, nowMs)
@@ -147,6 +152,8 @@ function registerActions(router: Router, registry: OpenAPIRegistry, deps: RouteD
     summary: 'The audit log: every alert, reminder, digest, stop and burst decision, acted or not, with its evidence',
     tag: 'alerts',
     query: actionsQuery,
+    response: actionsData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       const scope = teamScope(principal)
       if (scope !== undefined && query.team !== undefined && query.team !== scope) throw new ForbiddenError(otherTeam(scope, query.team))

@@ -9,7 +9,8 @@ import { forecastSeries, type SeriesForecast } from '../../forecasting/forecast'
 import { HOUR_MS } from '../../forecasting/series'
 import { backtestOptions, buildPlan, forecastOptions, historyOf, loadHistory, parseHorizonHours } from '../../forecasting/service'
 import { quarterlyReport } from '../../forecasting/report/index'
-import { defineRoute, parseQuery, type RouteDeps, type Table } from '../route'
+import { backtestData, capacityPlanData, forecastData as forecastDataSchema } from '../schemas/forecast'
+import { defineRoute, errorResponses, parseQuery, type RouteDeps, type Table } from '../route'
 
 const SERIES_HELP = "cluster=NAME, pool=NAME, gpuModel=NAME, team=NAME joined by commas, or 'fleet'"
 
@@ -38,6 +39,8 @@ export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry
     summary: 'Hourly demand forecast of a series (P5..P95), the model chosen by rolling-origin backtest, and why',
     tag: 'forecast',
     query: forecastQuery,
+    response: forecastDataSchema,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       const warnings: string[] = []
       const history = await loadHistory(deps.query, scoped(query.series, principal, warnings), cfg(), nowMs)
@@ -52,6 +55,8 @@ export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry
     summary: 'Rolling-origin backtest of every candidate model: sMAPE, MASE vs seasonal naive (24 h), interval coverage, the choice per horizon',
     tag: 'forecast',
     query: backtestQuery,
+    response: backtestData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       const warnings: string[] = []
       const history = await loadHistory(deps.query, scoped(query.series, principal, warnings), cfg(), nowMs)
@@ -67,6 +72,8 @@ export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry
     summary: 'Capacity plan: when P50/P90 demand first exceed capacity, GPUs to buy for the target allocation ratio, the cloud-burst alternative, the monthly trend',
     tag: 'forecast',
     query: planQuery,
+    response: capacityPlanData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       fleetOnly(principal, 'the capacity plan')
       const selector = formatSelector({ ...(query.cluster ? { cluster: [query.cluster] } : {}), ...(query.pool ? { pool: [query.pool] } : {}), ...(query.gpuModel ? { gpuModel: [query.gpuModel] } : {}) })
@@ -93,9 +100,11 @@ function registerReportRoute(router: Router, registry: OpenAPIRegistry, deps: Ro
     tags: ['forecast'],
     request: { query: reportQuery },
     responses: {
-      200: { description: 'text/html (or text/markdown with format=markdown)' },
-      400: { description: 'bad input: the message names every bad parameter' },
-      403: { description: 'a team token may not see fleet-wide reports' },
+      ...errorResponses({ 403: 'a team token may not see fleet-wide reports' }),
+      200: {
+        description: 'the report: text/html, or text/markdown with format=markdown',
+        content: { 'text/html': { schema: z.string() }, 'text/markdown': { schema: z.string() } },
+      },
     },
   })
   router.get(path, async (req, res) => {

@@ -12,6 +12,7 @@ import { loadIdleEvidence, loadPodUsage, type IdleWorkload } from '../../store/q
 import { teamScope, type Principal } from '../auth'
 import { ForbiddenError } from '../authErrors'
 import { otherTeam } from '../authMiddleware'
+import { idleData, insightsData } from '../schemas/idle'
 import { defineRoute, type RouteDeps, type Table } from '../route'
 
 const MINUTE_MS = 60_000
@@ -149,6 +150,8 @@ function registerIdle(router: Router, registry: OpenAPIRegistry, deps: RouteDeps
     summary: 'Idle, stuck and hung GPU workloads: state machine step, idle since, wasted GPU-hours, evidence and signals',
     tag: 'idle',
     query: idleQuery,
+    response: idleData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       const team = scopedTeam(principal, query.team)
       const windowMs = query.window === undefined ? DEFAULT_IDLE_WINDOW_MS : parseDuration(query.window)
@@ -193,6 +196,8 @@ function registerInsights(router: Router, registry: OpenAPIRegistry, deps: Route
     summary: 'Findings with evidence: low-efficiency teams, right-size suggestions, low GPU memory, notebooks to cull',
     tag: 'idle',
     query: insightsQuery,
+    response: insightsData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       const team = scopedTeam(principal, query.team)
       const window = { fromMs: nowMs - parseDuration(query.window ?? '7d'), toMs: nowMs }

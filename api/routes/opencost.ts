@@ -15,7 +15,8 @@ import {
 import { ocAllocation, ocCapacity, ocUtil, type OcSpec } from '../../store/queries/opencost'
 import { principalOf, teamScope } from '../auth'
 import { statusOf } from '../errorHandler'
-import { toCsv, type RouteDeps, type Table } from '../route'
+import { errorResponses, toCsv, type RouteDeps, type Table } from '../route'
+import { ocAllocationAnswer, ocError, ocSummaryAnswer } from '../schemas/opencost'
 
 const text = (what: string) => z.string().optional().describe(what)
 
@@ -51,10 +52,14 @@ export function registerOpenCostRoutes(router: Router, registry: OpenAPIRegistry
     registry.registerPath({
       method: 'get', path, summary, tags: ['opencost'], request: { query: allocationQuery },
       responses: {
-        200: { description: "OpenCost's envelope {code: 200, status: 'success', data}; text/csv with format=csv" },
-        400: { description: "bad input, in OpenCost's error shape {code: 400, status: 'error', message}" },
-        401: { description: 'missing or unknown token' },
-        403: { description: 'the token may not see this' },
+        ...errorResponses({ 401: 'missing or unknown bearer token (gpuscope error envelope, from the auth middleware)', 403: 'the token may not see this (gpuscope error envelope)' }),
+        200: {
+          description: "OpenCost's envelope {code: 200, status: 'success', data}; text/csv with format=csv",
+          content: { 'application/json': { schema: shape === 'full' ? ocAllocationAnswer : ocSummaryAnswer }, 'text/csv': { schema: z.string() } },
+        },
+        400: { description: "bad input, in OpenCost's error shape {code: 400, status: 'error', data: null, message}", content: { 'application/json': { schema: ocError } } },
+        404: { description: "no such object, in OpenCost's error shape", content: { 'application/json': { schema: ocError } } },
+        500: { description: "internal error, in OpenCost's error shape", content: { 'application/json': { schema: ocError } } },
       },
     })
     router.get(path, async (req: Request, res: Response) => {

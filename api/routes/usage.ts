@@ -12,6 +12,7 @@ import { formatDuration, parseDuration, parseWindow, type TimeWindow } from '../
 import { allocationCost, capacityCost, fleetAt, lastHour } from '../../store/queries/fleet'
 import { allocationBuckets, capacityBuckets, rollupFor, utilBuckets, type UsageSpec } from '../../store/queries/usage'
 import { teamScope, type Principal } from '../auth'
+import { chargebackData, summaryData, usageData } from '../schemas/usage'
 import { defineRoute, type RouteDeps, type Table } from '../route'
 
 const HOUR_MS = 3_600_000
@@ -52,6 +53,8 @@ export function registerUsageRoutes(router: Router, registry: OpenAPIRegistry, d
     summary: 'Capacity, allocation, pending demand and utilization per group and step',
     tag: 'usage',
     query: usageQuery,
+    response: usageData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => usage(deps, query, principal, nowMs),
   }, deps.now)
   defineRoute(router, registry, {
@@ -59,6 +62,7 @@ export function registerUsageRoutes(router: Router, registry: OpenAPIRegistry, d
     summary: 'The fleet now: capacity, allocated, utilized, pending and idle GPUs; monthly allocation ratio; top wasting teams',
     tag: 'usage',
     query: summaryQuery,
+    response: summaryData,
     handler: async ({ principal, nowMs }) => summaries(teamScope(principal) ?? '', nowMs, () => summary(deps, principal, nowMs)),
   }, deps.now)
   defineRoute(router, registry, {
@@ -66,6 +70,8 @@ export function registerUsageRoutes(router: Router, registry: OpenAPIRegistry, d
     summary: 'GPU-hours and cost per team, project, user or namespace for a period, reconciled to the fleet cost to the cent',
     tag: 'usage',
     query: chargebackQuery,
+    response: chargebackData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => charge(deps, query, principal, nowMs),
   }, deps.now)
 }

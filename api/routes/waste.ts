@@ -9,6 +9,7 @@ import { finalStateRows } from '../../store/queries/finalStates'
 import { teamScope, type Principal } from '../auth'
 import { ForbiddenError } from '../authErrors'
 import { otherTeam } from '../authMiddleware'
+import { finalStatesData } from '../schemas/waste'
 import { defineRoute, type RouteDeps, type Table } from '../route'
 
 const finalStatesQuery = z.strictObject({
@@ -51,6 +52,8 @@ export function registerWasteRoutes(router: Router, registry: OpenAPIRegistry, d
     summary: 'GPU-hours by final state (succeeded, failed, cancelled, running) per team and/or workload kind, with the top repeat offenders',
     tag: 'waste',
     query: finalStatesQuery,
+    response: finalStatesData,
+    csv: true,
     handler: async ({ query, principal, nowMs }) => {
       const by = parseFinalStateBy(query.by)
       const team = scopedTeam(principal, query.team)

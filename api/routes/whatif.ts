@@ -15,7 +15,8 @@ import { InputError } from '../../core/errors'
 import { principalOf, teamScope } from '../auth'
 import { ForbiddenError } from '../authErrors'
 import { ok } from '../envelope'
-import type { RouteDeps } from '../route'
+import { envelopeResponses, type RouteDeps } from '../route'
+import { whatifData } from '../schemas/whatif'
 
 /** The path of the what-if route. */
 export const WHATIF_PATH = '/api/v1/whatif'
@@ -28,12 +29,7 @@ export function registerWhatifRoutes(router: Router, registry: OpenAPIRegistry, 
     summary: 'Policy what-if: replay stored history under a candidate idle and burst policy (reads only); GPU-hours reclaimed, warnings, stops, false stops, cloud burst, pending wait avoided',
     tags: ['alerts'],
     request: { body: { description: 'the candidate policy: overrides of idle, burst and enforcer on top of the current config, window and step', content: { 'application/json': { schema: whatifPolicySchema } } } },
-    responses: {
-      200: { description: 'success envelope {status, data, warnings}' },
-      400: { description: 'bad policy: the message names every bad field' },
-      401: { description: 'missing or unknown token' },
-      403: { description: 'a team token may not replay the whole fleet' },
-    },
+    responses: envelopeResponses(whatifData, { errors: { 400: 'bad policy: the message names every bad field', 403: 'only an admin token may run it; a team token may not replay the whole fleet' } }),
   })
   router.post(WHATIF_PATH, express.json({ limit: '256kb' }), async (req: Request, res: Response) => {
     const scope = teamScope(principalOf(res))

@@ -17,6 +17,7 @@ import { teamScope, type Principal } from '../auth'
 import { ForbiddenError } from '../authErrors'
 import { otherTeam } from '../authMiddleware'
 import { assessRunning } from './idle'
+import { workloadDetailData, workloadListData, workloadLogsData } from '../schemas/workloads'
 import { defineRoute, type RouteDeps, type RouteResult } from '../route'
 
 const TAG = 'workloads'
@@ -310,6 +311,8 @@ export function registerWorkloadRoutes(router: Router, registry: OpenAPIRegistry
     summary: 'Workloads (pods grouped by cluster, namespace and top owner) active in a window: owner, state, pods, GPUs, GPU-hours in the window; paged, most GPU-hours first.',
     tag: TAG,
     query: listQuery,
+    response: workloadListData,
+    csv: true,
     handler: ({ query, principal, nowMs }) => listHandler(deps, query, principal, nowMs),
   }, deps.now)
   defineRoute(router, registry, {
@@ -317,6 +320,8 @@ export function registerWorkloadRoutes(router: Router, registry: OpenAPIRegistry
     summary: '360 view of one workload: owner, pods and nodes, GPUs, allocation and utilization series, GPU memory, power, idle verdict, actions. The id is base64url of cluster/namespace/kind/name.',
     tag: TAG,
     query: detailQuery,
+    response: workloadDetailData,
+    csv: true,
     params: idParams,
     handler: ({ query, params, principal, nowMs }) => detailHandler(deps, params.id ?? '', query, principal, nowMs),
   }, deps.now)
@@ -325,6 +330,8 @@ export function registerWorkloadRoutes(router: Router, registry: OpenAPIRegistry
     summary: "Searches the workload's pod logs (Elasticsearch when configured, else the Kubernetes pod log API) in a time range; paged with an opaque cursor.",
     tag: TAG,
     query: logsQuery,
+    response: workloadLogsData,
+    csv: true,
     params: idParams,
     handler: ({ query, params, principal, nowMs }) => logsHandler(deps, reader, params.id ?? '', query, principal, nowMs),
   }, deps.now)
