@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createMetrics } from '../api/metrics'
 import { CollectorHealth } from './health'
 import { CollectorScheduler } from './scheduler'
@@ -38,6 +38,38 @@ describe('CollectorScheduler', () => {
     await scheduler.stop()
     expect(sawAbort).toBe(true)
     expect(health.snapshot()[0]).toMatchObject({ errors: 1, lastError: 'timed out after 20 ms' })
+  })
+})
+
+describe('CollectorScheduler on a fake clock', () => {
+  it('polls at a fixed rate: a poll that takes 10 s of a 15 s interval still starts every 15 s (± jitter), and an overrun starts the next at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] })
+    try {
+      const starts: number[] = []
+      let takesMs = 10_000
+      const slow: PollSource = { kind: 'poll', name: 'dcgm/slow', intervalMs: 15_000, timeoutMs: 60_000, poll: async () => {
+        starts.push(Date.now())
+        await new Promise((r) => setTimeout(r, takesMs))
+        return { rows: 1 }
+      } }
+      const scheduler = new CollectorScheduler([slow], new CollectorHealth(), silent)
+      await scheduler.start()
+      await vi.advanceTimersByTimeAsync(120_000)
+      const gaps = starts.slice(1).map((t, i) => t - starts[i]!)
+      expect(gaps.length).toBeGreaterThanOrEqual(6)
+      for (const g of gaps) expect(g).toBeGreaterThanOrEqual(13_500) // interval - 10% jitter
+      for (const g of gaps) expect(g).toBeLessThanOrEqual(16_500) // interval + 10% jitter, not interval + poll time
+      takesMs = 20_000
+      starts.length = 0
+      await vi.advanceTimersByTimeAsync(100_000)
+      const overrun = starts.slice(1).map((t, i) => t - starts[i]!)
+      for (const g of overrun) expect(g - 20_000).toBeLessThanOrEqual(1) // the poll time itself (a 0 ms timer fires after 1 ms)
+      const stopping = scheduler.stop()
+      await vi.advanceTimersByTimeAsync(20_000)
+      await stopping
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -62,10 +62,13 @@ export class CollectorScheduler {
   private schedule(source: PollSource, reporter: HealthReporter, delayMs: number): void {
     if (this.stopped) return
     const timer = setTimeout(() => {
+      const startedMs = performance.now()
       const run = this.poll(source, reporter).finally(() => {
         this.running.delete(source.name)
+        // Fixed rate: the next poll starts an interval after this one started (not after it ended),
+        // so a 10 s poll on a 15 s interval still samples every 15 s; a poll that overran starts the next at once.
         const jitter = (Math.random() * 2 - 1) * JITTER_RATIO * source.intervalMs
-        this.schedule(source, reporter, source.intervalMs + jitter)
+        this.schedule(source, reporter, Math.max(0, source.intervalMs + jitter - (performance.now() - startedMs)))
       })
       this.running.set(source.name, run)
     }, delayMs)
