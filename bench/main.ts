@@ -5,10 +5,11 @@
 import { parseArgs } from 'node:util'
 import { FlagError, type Benchmark } from './benchmark'
 import { collectorBench } from './collector'
+import { fleetBench } from './fleet'
 import { ingestBench } from './ingest'
 import { serveReadyBench } from './serve-ready'
 
-const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench]
+const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench, fleetBench]
 
 function listing(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length))
