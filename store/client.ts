@@ -3,7 +3,6 @@ import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
 import type { StoreConfig } from '../config/schema'
 import { maskUrlCredentials } from '../config/redact'
 import { UpstreamError } from '../core/errors'
@@ -47,6 +46,9 @@ async function openEmbedded(config: StoreConfig): Promise<Store> {
   // chdb 3.4.0 types its Connection against @clickhouse/client-common, which
   // @clickhouse/client 1.23 no longer uses; the runtime contract is the same
   // (pinned pair, covered by store tests), so only the type needs bridging.
+  // Loaded only here: libchdb costs ~150 MiB of RSS once loaded, which a process on a ClickHouse server
+  // (the api / collector / scheduler roles) should not carry.
+  const { createChdbConnection } = await import('chdb/connection')
   const connection = createChdbConnection({ path }) as unknown as ClientConnection
   const client = createClient({ connection })
   const store = wrap(client, 'embedded', config.database, path)
