@@ -67,3 +67,21 @@ describe('parseExposition (Prometheus text format 0.0.4)', () => {
     expect(() => parseExposition(text)).toThrow(error)
   })
 })
+
+describe('parseExposition label sets shared across metrics', () => {
+  it('parses a repeated label set once, shares it frozen, and still reads braces and escapes inside values', () => {
+    const body = [
+      'DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-a",note="x}y"} 7',
+      'DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-a",note="x}y"} 100',
+      'DCGM_FI_DEV_GPU_UTIL{gpu="1",UUID="GPU-b",note="say \\"hi\\"\\n"} 9 1700000000000',
+      'DCGM_FI_DEV_FB_USED{gpu="1",UUID="GPU-b",note="say \\"hi\\"\\n"} 5 1700000000000',
+    ].join('\n')
+    const [a1, a2, b1, b2] = parseExposition(body)
+    expect(a1?.labels).toEqual({ gpu: '0', UUID: 'GPU-a', note: 'x}y' })
+    expect(a2?.labels).toBe(a1?.labels)
+    expect(Object.isFrozen(a1?.labels)).toBe(true)
+    expect(b1?.labels.note).toBe('say "hi"\n')
+    expect(b2?.labels).toBe(b1?.labels)
+    expect([a1?.value, a2?.value, b1?.value, b1?.timestampMs]).toEqual([7, 100, 9, 1700000000000])
+  })
+})

@@ -28,11 +28,14 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
 export function parseExposition(text: string): ExpositionSample[] {
   const out: ExpositionSample[] = []
   const lines = text.split('\n')
+  // dcgm-exporter repeats one label set per GPU across every metric: parse each once per body.
+  // The parsed labels are shared between samples and frozen so no caller can change another's.
+  const labelSets = new Map<string, Readonly<Record<string, string>>>()
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).replace(/\r$/, '').trim()
     if (line === '' || line.startsWith('#')) continue
     try {
-      out.push(parseSampleLine(line))
+      out.push(parseSampleLine(line, labelSets))
     } catch (err) {
       const shown = line.length > 120 ? `${line.slice(0, 120)}…` : line
       throw new UpstreamError(`invalid Prometheus text at line ${i + 1}: ${(err as Error).message}: ${JSON.stringify(shown)}`, { cause: err })
@@ -42,15 +45,25 @@ export function parseExposition(text: string): ExpositionSample[] {
 }
 
 /** Parses one sample line (no comment, already trimmed). */
-function parseSampleLine(line: string): ExpositionSample {
+function parseSampleLine(line: string, labelSets: Map<string, Readonly<Record<string, string>>>): ExpositionSample {
   const name = METRIC_NAME.exec(line)?.[0]
   if (!name) throw new Error('expected a metric name')
   let pos = name.length
   let labels: Record<string, string> = {}
   if (line[pos] === '{') {
-    const parsed = parseLabels(line, pos + 1)
-    labels = parsed.labels
-    pos = parsed.end
+    // The value and timestamp after the label set never hold '}', so the last one closes it (a value may hold '}').
+    const close = line.lastIndexOf('}')
+    const key = close > pos ? line.slice(pos + 1, close) : undefined
+    const known = key === undefined ? undefined : labelSets.get(key)
+    if (known) {
+      labels = known as Record<string, string>
+      pos = close + 1
+    } else {
+      const parsed = parseLabels(line, pos + 1)
+      labels = Object.freeze(parsed.labels) as Record<string, string>
+      pos = parsed.end
+      if (key !== undefined && parsed.end === close + 1) labelSets.set(key, labels)
+    }
   }
   const rest = line.slice(pos)
   if (rest !== '' && !/^[ \t]/.test(rest)) throw new Error('expected whitespace before the value')
@@ -92,6 +105,10 @@ function parseLabels(line: string, start: number): { labels: Record<string, stri
 
 /** Reads an escaped label value (`\\`, `\"`, `\n`) up to its closing quote. */
 function readQuoted(line: string, start: number): { value: string; end: number } {
+  // Fast path: no escape before the closing quote (nearly every real value).
+  const quote = line.indexOf('"', start)
+  const backslash = line.indexOf('\\', start)
+  if (quote >= 0 && (backslash < 0 || backslash > quote)) return { value: line.slice(start, quote), end: quote + 1 }
   let value = ''
   for (let pos = start; pos < line.length; pos++) {
     const ch = line[pos] as string
