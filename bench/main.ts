@@ -6,10 +6,11 @@ import { parseArgs } from 'node:util'
 import { FlagError, type Benchmark } from './benchmark'
 import { collectorBench } from './collector'
 import { fleetBench } from './fleet'
+import { forecastBench } from './forecast'
 import { ingestBench } from './ingest'
 import { serveReadyBench } from './serve-ready'
 
-const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench, fleetBench]
+const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench, fleetBench, forecastBench]
 
 function listing(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length))

@@ -2,11 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import { InputError } from '../core/errors'
 import { sharedFixtures } from '../test/helpers/fixtures'
-import { backtest, type HorizonBacktest } from './backtest'
+import { backtest, crossValidatedCoverage, pooledResidualQuantiles, referenceCoverage, type HorizonBacktest } from './backtest'
 import { chooseModel } from './choose'
 import { forecastSeries } from './forecast'
 import { candidates, defaultModelIds, MODEL_IDS } from './models/index'
 import type { HourlySeries } from './series'
+import { residualQuantiles } from './intervals'
 import { heliosHourlyDemand } from './traces'
 
 // DESIGN.md, Forecasting: the bar — Helios Earth May 2020 hourly demand (running + pending
@@ -89,5 +90,42 @@ describe('forecast horizons', () => {
     const twoWeeks = { startMs: helios.startMs, values: helios.values.slice(0, 400) }
     const bt = backtest(twoWeeks, { horizonHours: 24, origins: 7, strideHours: 24, models: candidates(['hw-weekly']), baselineId: 'snaive24' })
     expect(bt.skipped).toEqual([{ modelId: 'hw-weekly', label: 'Holt-Winters (daily + weekly)', reason: 'needs 14 d of history before the first origin, which has 232 h' }])
+  })
+})
+
+describe('the sliding-pool interval computations equal the per-step pools of forecasting/intervals.ts', () => {
+  /** Seeded origins × steps of actuals and forecasts; `grid` rounds them so many residuals tie. */
+  function sample(origins: number, steps: number, seed: number, grid: number) {
+    let state = seed
+    const next = () => ((state = (state * 16807) % 2147483647) / 2147483647)
+    const round = (v: number) => (grid > 0 ? Math.round(v / grid) * grid : v)
+    const actual = Array.from({ length: origins }, () => Array.from({ length: steps }, () => round(50 + 100 * next())))
+    const forecasts = actual.map((row) => row.map((a) => Math.max(0, round(a + 40 * (next() - 0.5) + 5))))
+    const residuals = actual.map((row, k) => row.map((a, h) => a - forecasts[k]![h]!))
+    return { actual, forecasts, residuals }
+  }
+
+  it.each([
+    { name: '7 origins, 24 h', origins: 7, steps: 24, grid: 0 },
+    { name: '7 origins, 7 d', origins: 7, steps: 168, grid: 0 },
+    { name: '7 origins, 28 d, whole GPUs (many ties)', origins: 7, steps: 672, grid: 1 },
+    { name: '2 origins, 5 h', origins: 2, steps: 5, grid: 0 },
+    { name: '2 origins, 30 h, whole GPUs', origins: 2, steps: 30, grid: 1 },
+    { name: '3 origins, 9 h', origins: 3, steps: 9, grid: 0 },
+    { name: '3 origins, 1 h', origins: 3, steps: 1, grid: 0 },
+    { name: '12 origins, 50 h, coarse values (ties and zero forecasts)', origins: 12, steps: 50, grid: 25 },
+  ])('coverage and quantile tables: $name', ({ origins, steps, grid }) => {
+    const { actual, forecasts, residuals } = sample(origins, steps, 7 + steps, grid)
+    expect(crossValidatedCoverage(actual, forecasts, residuals)).toEqual(referenceCoverage(actual, forecasts, residuals))
+    expect(pooledResidualQuantiles(residuals)).toEqual(residualQuantiles(residuals))
+  })
+
+  it.each([
+    { id: 'combo-weekly', coverage80: 70.2, coverage50: 41.7 },
+    { id: 'snaive24', coverage80: 69.0, coverage50: 44.0 },
+    { id: 'combo-daily', coverage80: 68.5, coverage50: 45.2 },
+  ])('reproduces the Helios 24 h interval coverage of docs/benchmarks.md: $id $coverage80% / $coverage50%', ({ id, coverage80, coverage50 }) => {
+    expect(pct(score(day, id).coverage80!)).toBe(coverage80)
+    expect(pct(score(day, id).coverage50!)).toBe(coverage50)
   })
 })

@@ -16,7 +16,7 @@
  * (forecasting/intervals.ts) from the residuals of the other origins only.
  */
 import { InputError } from '../core/errors'
-import { demandQuantiles, probIndex, residualQuantiles } from './intervals'
+import { demandQuantiles, MAX_POOL_RADIUS, probIndex, QUANTILE_PROBS, residualQuantiles, type ResidualQuantiles } from './intervals'
 import { coverage, mae, relativeMae, smape } from './metrics'
 import type { Model } from './models/types'
 import { formatHours, HOUR_MS, type HourlySeries } from './series'
@@ -91,29 +91,32 @@ export function backtest(series: HourlySeries, spec: BacktestSpec): HorizonBackt
   const actual = origins.map((o) => series.values.slice(o, o + spec.horizonHours))
   const skipped: Skipped[] = []
   const forecasts = new Map<Model, number[][]>()
+  // One history array per origin, shared by every model: a combination and its member then fit the same array once (models/holtWinters.ts).
+  const histories = origins.map((o) => series.values.slice(0, o))
   for (const model of spec.models) {
     if (model.minLength > origins[0]!) {
       skipped.push({ modelId: model.id, label: model.label, reason: `needs ${formatHours(model.minLength)} of history before the first origin, which has ${formatHours(origins[0]!)}` })
       continue
     }
     // Parameters are estimated at the first origin and held; later origins only run the model over more data.
-    const first = model.fit(series.values.slice(0, origins[0]))
-    const at = (o: number, k: number) => (k === 0 ? first : first.reuse ? first.reuse(series.values.slice(0, o)) : model.fit(series.values.slice(0, o)))
-    forecasts.set(model, origins.map((o, k) => clampForecast(at(o, k).forecast(spec.horizonHours))))
+    const first = model.fit(histories[0]!)
+    const at = (k: number) => (k === 0 ? first : first.reuse ? first.reuse(histories[k]!) : model.fit(histories[k]!))
+    forecasts.set(model, origins.map((_, k) => clampForecast(at(k).forecast(spec.horizonHours))))
   }
-  const flatActual = actual.flat()
-  const baselineMae = mae(flatActual, forecasts.get(baseline)!.flat())
+  const flatActual = flatten(actual)
+  const baselineMae = mae(flatActual, flatten(forecasts.get(baseline)!))
   const residuals: Record<string, number[][]> = {}
   const scores: ModelScore[] = []
   for (const [model, f] of forecasts) {
     const res = f.map((fk, k) => fk.map((v, h) => actual[k]![h]! - v))
     residuals[model.id] = res
-    const modelMae = mae(flatActual, f.flat())
+    const flatForecast = flatten(f)
+    const modelMae = mae(flatActual, flatForecast)
     scores.push({
       modelId: model.id,
       label: model.label,
       naive: model.naive,
-      smapeRatio: smape(flatActual, f.flat()),
+      smapeRatio: smape(flatActual, flatForecast),
       maeGpus: modelMae,
       mase: relativeMae(modelMae, baselineMae),
       ...crossValidatedCoverage(actual, f, res),
@@ -122,11 +125,77 @@ export function backtest(series: HourlySeries, spec: BacktestSpec): HorizonBackt
   return { horizonHours: spec.horizonHours, originsMs: origins.map((o) => series.startMs + o * HOUR_MS), points: flatActual.length, baselineId: spec.baselineId, scores, skipped, residuals }
 }
 
+/** Origins' values end to end (Array.prototype.flat, without its generic slow path). */
+function flatten(rows: readonly (readonly number[])[]): number[] {
+  const out: number[] = []
+  for (const row of rows) for (let i = 0; i < row.length; i++) out.push(row[i]!)
+  return out
+}
+
 /** Demand is never negative: forecasts below 0 are cut to 0 before scoring. */
 export const clampForecast = (f: readonly number[]): number[] => f.map((v) => Math.max(0, v))
 
-/** Coverage of the 80 % and 50 % intervals, each origin's intervals built from the other origins' residuals. */
-function crossValidatedCoverage(actual: number[][], forecasts: number[][], residuals: number[][]): Pick<ModelScore, 'coverage80' | 'coverage50'> {
+/**
+ * Coverage of the 80 % and 50 % intervals, each origin's intervals built from
+ * the other origins' residuals. The reference computation is
+ * `demandQuantiles(forecasts[k], residualQuantiles(residuals without k))` per
+ * origin k (`referenceCoverage`); this gives the same numbers bit for bit
+ * without building and sorting a fresh pool per origin and step: the pooled
+ * window of residuals (every origin's, tagged) slides along the steps as one
+ * sorted array, and origin k's leave-one-out quantiles are read from it by
+ * skipping k's entries.
+ */
+export function crossValidatedCoverage(actual: number[][], forecasts: number[][], residuals: number[][]): Pick<ModelScore, 'coverage80' | 'coverage50'> {
+  const origins = actual.length
+  if (origins < 2) return { coverage80: null, coverage50: null }
+  const steps = residuals[0]!.length
+  if (origins > 255 || residuals.some((r) => r.length !== steps || r.some((v) => !Number.isFinite(v)))) return referenceCoverage(actual, forecasts, residuals)
+  const pool = new SlidingPool(residuals)
+  // The interval probabilities in ascending order: P10, P25, P50 (the centre), P75, P90.
+  const probs = [0.1, 0.25, 0.5, 0.75, 0.9].map((p) => QUANTILE_PROBS[probIndex(p)]!)
+  const q = new Float64Array(probs.length)
+  let in80 = 0
+  let in50 = 0
+  for (let h = 1; h <= steps; h++) {
+    const r = Math.min(MAX_POOL_RADIUS, Math.max(2, Math.ceil(h / 4)))
+    pool.slide(Math.max(1, h - r) - 1, Math.min(steps, h + r) - 1)
+    for (let k = 0; k < origins; k++) {
+      pool.quantilesWithout(k, probs, q)
+      const a = actual[k]![h - 1]!
+      // The same expression as demandQuantiles with no widening: max(0, f + centre + (q - centre)).
+      const centre = q[2]!
+      const fc = forecasts[k]![h - 1]! + centre
+      if (a >= Math.max(0, fc + (q[0]! - centre)) && a <= Math.max(0, fc + (q[4]! - centre))) in80++
+      if (a >= Math.max(0, fc + (q[1]! - centre)) && a <= Math.max(0, fc + (q[3]! - centre))) in50++
+    }
+  }
+  const points = origins * steps
+  return { coverage80: in80 / points, coverage50: in50 / points }
+}
+
+/**
+ * The same table as intervals.ts' `residualQuantiles` (bit for bit, held by a
+ * unit test), from one sliding pool instead of a sorted pool per step: the
+ * forecast's intervals at a 28 d horizon then cost a pass, not 672 sorts.
+ */
+export function pooledResidualQuantiles(residuals: readonly (readonly number[])[]): ResidualQuantiles {
+  const steps = residuals[0]?.length ?? 0
+  if (steps === 0 || residuals.length > 255 || residuals.some((r) => r.length !== steps || r.some((v) => !Number.isFinite(v)))) return residualQuantiles(residuals)
+  const pool = new SlidingPool(residuals)
+  let minPool = Number.POSITIVE_INFINITY
+  const byStep: number[][] = []
+  for (let h = 1; h <= steps; h++) {
+    const r = Math.min(MAX_POOL_RADIUS, Math.max(2, Math.ceil(h / 4)))
+    pool.slide(Math.max(1, h - r) - 1, Math.min(steps, h + r) - 1)
+    minPool = Math.min(minPool, pool.length)
+    byStep.push(QUANTILE_PROBS.map((p) => pool.quantile(p)))
+  }
+  return { byStep, minPool }
+}
+
+
+/** The cross-validated coverage as intervals.ts defines it, one pool per origin and step (the fallback for odd inputs, and the test oracle). */
+export function referenceCoverage(actual: number[][], forecasts: number[][], residuals: number[][]): Pick<ModelScore, 'coverage80' | 'coverage50'> {
   if (actual.length < 2) return { coverage80: null, coverage50: null }
   const [p10, p90, p25, p75] = [probIndex(0.1), probIndex(0.9), probIndex(0.25), probIndex(0.75)]
   const a: number[] = []
@@ -145,4 +214,139 @@ function crossValidatedCoverage(actual: number[][], forecasts: number[][], resid
     })
   })
   return { coverage80: coverage(a, lo80, hi80), coverage50: coverage(a, lo50, hi50) }
+}
+
+/**
+ * The residuals of every origin at steps [from, to] (0-based), ascending, each
+ * entry tagged with its origin and step. The window only moves right: a slide
+ * is one merge pass that drops the steps left behind and merges the new
+ * steps' residuals (sorted first) in, recording each origin's positions.
+ */
+class SlidingPool {
+  private values: Float64Array
+  private tags: Uint8Array
+  private steps: Int32Array
+  private next: { values: Float64Array; tags: Uint8Array; steps: Int32Array }
+  private size = 0
+  private from = 0
+  private to = -1
+  /** positions[k][j]: where origin k's j-th entry sits (ascending). */
+  private readonly positions: Int32Array[]
+  private readonly counts: Int32Array
+  private readonly incoming: { values: Float64Array; tags: Uint8Array; steps: Int32Array }
+
+  constructor(private readonly residuals: readonly (readonly number[])[]) {
+    const origins = residuals.length
+    const capacity = origins * (2 * MAX_POOL_RADIUS + 1)
+    const buffers = () => ({ values: new Float64Array(capacity), tags: new Uint8Array(capacity), steps: new Int32Array(capacity) })
+    ;({ values: this.values, tags: this.tags, steps: this.steps } = buffers())
+    this.next = buffers()
+    this.incoming = buffers()
+    this.positions = Array.from({ length: origins }, () => new Int32Array(capacity))
+    this.counts = new Int32Array(origins)
+  }
+
+  /** Moves the window to steps [from, to]; both bounds never decrease. */
+  slide(from: number, to: number): void {
+    const origins = this.residuals.length
+    const inc = this.incoming
+    let m = 0
+    for (let s = Math.max(this.to + 1, from); s <= to; s++) {
+      for (let k = 0; k < origins; k++) {
+        // Insertion sort: a slide brings in at most a few steps of every origin.
+        const v = this.residuals[k]![s]!
+        let i = m++
+        for (; i > 0 && inc.values[i - 1]! > v; i--) {
+          inc.values[i] = inc.values[i - 1]!
+          inc.tags[i] = inc.tags[i - 1]!
+          inc.steps[i] = inc.steps[i - 1]!
+        }
+        inc.values[i] = v
+        inc.tags[i] = k
+        inc.steps[i] = s
+      }
+    }
+    const out = this.next
+    const { values, tags, steps, positions, counts } = this
+    const outValues = out.values
+    const outTags = out.tags
+    const outSteps = out.steps
+    const incValues = inc.values
+    const size = this.size
+    counts.fill(0)
+    let n = 0
+    let i = 0
+    let j = 0
+    // Two sorted runs, merged; entries of steps left behind are dropped on the way.
+    while (i < size || j < m) {
+      let tag: number
+      if (j < m && (i === size || incValues[j]! < values[i]!)) {
+        tag = inc.tags[j]!
+        outValues[n] = incValues[j]!
+        outSteps[n] = inc.steps[j]!
+        j++
+      } else {
+        if (steps[i]! < from) {
+          i++
+          continue
+        }
+        tag = tags[i]!
+        outValues[n] = values[i]!
+        outSteps[n] = steps[i]!
+        i++
+      }
+      outTags[n] = tag
+      positions[tag]![counts[tag]!++] = n++
+    }
+    this.next = { values: this.values, tags: this.tags, steps: this.steps }
+    ;({ values: this.values, tags: this.tags, steps: this.steps } = out)
+    this.size = n
+    this.from = from
+    this.to = to
+  }
+
+  /** Entries in the window. */
+  get length(): number {
+    return this.size
+  }
+
+  /** Quantile p of every entry, interpolated as simple-statistics' quantileSorted (type 7). */
+  quantile(p: number): number {
+    const idx = (this.size - 1) * p
+    if (idx % 1 === 0) return this.values[idx]!
+    const lower = Math.floor(idx)
+    const x0 = this.values[lower]!
+    return x0 + (idx - lower) * (this.values[Math.ceil(idx)]! - x0)
+  }
+
+  /**
+   * Quantiles `probs` (ascending) of the entries not tagged `tag` into `out`,
+   * interpolated as simple-statistics' quantileSorted (type 7). The i-th
+   * smallest such entry sits at i + j, j counting the tag's entries before
+   * it: the fewest j with positions[j] > i + j. Lower ranks ascend with the
+   * probabilities, so j only grows.
+   */
+  quantilesWithout(tag: number, probs: readonly number[], out: Float64Array): void {
+    const pos = this.positions[tag]!
+    const count = this.counts[tag]!
+    const values = this.values
+    const n = this.size - count
+    let j = 0
+    for (let p = 0; p < probs.length; p++) {
+      const idx = (n - 1) * probs[p]!
+      const lower = Math.floor(idx)
+      while (j < count && pos[j]! - j <= lower) j++
+      const x0 = values[lower + j]!
+      if (idx === lower) {
+        out[p] = x0
+        continue
+      }
+      // The next probability's lower rank may be this upper one or below it: step past it with a copy of j.
+      const upper = lower + 1
+      let ju = j
+      while (ju < count && pos[ju]! - ju <= upper) ju++
+      out[p] = x0 + (idx - lower) * (values[upper + ju]! - x0)
+    }
+  }
+
 }

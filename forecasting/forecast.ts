@@ -4,9 +4,9 @@
  * backtest residuals. Pure: the series comes in, the forecast goes out.
  */
 import { InputError } from '../core/errors'
-import { backtest, backtestMinHours, clampForecast, type HorizonBacktest } from './backtest'
+import { backtest, backtestMinHours, clampForecast, pooledResidualQuantiles, type HorizonBacktest } from './backtest'
 import { chooseModel, type Choice } from './choose'
-import { demandQuantiles, QUANTILE_PROBS, residualQuantiles } from './intervals'
+import { demandQuantiles, QUANTILE_PROBS } from './intervals'
 import { BASELINE_ID, candidates, modelById, type ModelId } from './models/index'
 import { DAY_HOURS, endOf, formatHours, HOUR_MS, requireFinite, WEEK_HOURS, type HourlySeries } from './series'
 
@@ -75,7 +75,7 @@ export function forecastSeries(series: HourlySeries, opts: ForecastOptions): Ser
   const choice = chooseModel(bt)
   const fitted = models.find((m) => m.id === choice.modelId)!.fit(series.values)
   const point = clampForecast(fitted.forecast(opts.horizonHours))
-  const table = residualQuantiles(bt.residuals[choice.modelId] ?? [])
+  const table = pooledResidualQuantiles(bt.residuals[choice.modelId] ?? [])
   if (opts.horizonHours > bt.horizonHours) {
     notes.push(`intervals past ${formatHours(bt.horizonHours)} (the longest backtest) are widened by √(h/${bt.horizonHours}): an assumption, not a measurement`)
   }

@@ -14,7 +14,7 @@ import { quantileSorted } from 'simple-statistics'
 export const QUANTILE_PROBS = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95] as const
 
 /** Widest pooling radius in steps: ±12 h keeps a pool local in time and its sort cheap at 28 d horizons. */
-const MAX_POOL_RADIUS = 12
+export const MAX_POOL_RADIUS = 12
 
 /** Residual quantiles per horizon step: `byStep[h - 1][i]` is quantile QUANTILE_PROBS[i] of the residuals at step h. */
 export interface ResidualQuantiles {

@@ -62,7 +62,7 @@ export function holtWinters(spec: HoltWintersSpec): Model {
     naive: false,
     fit(history) {
       requireLength(history.length, model.minLength, label)
-      return fitted(history, spec, fitParams(history, spec))
+      return fitted(history, spec, fitParamsOnce(history, spec))
     },
   }
   return model
@@ -76,8 +76,52 @@ export function holtWintersWith(history: readonly number[], spec: HoltWintersSpe
 
 function fitted(history: readonly number[], spec: HoltWintersSpec, p: HoltWintersParams): Fitted {
   const state = initState(history, spec)
-  run(history, state, p)
-  return { params: { ...p }, forecast: (horizon) => forecastFrom(state, p, horizon), reuse: (next) => holtWintersWith(next, spec, p) }
+  run(history, 0, state, p)
+  return fittedFrom(history, spec, p, state)
+}
+
+/**
+ * The forecaster over a filtered state. Reusing it on a history that extends
+ * this one (the next backtest origin) continues the filter over the new hours
+ * only, which is the same computation as running it from the start: the
+ * initial state reads only the first seasons, unchanged when the history is.
+ */
+function fittedFrom(history: readonly number[], spec: HoltWintersSpec, p: HoltWintersParams, state: State): Fitted {
+  return {
+    params: { ...p },
+    forecast: (horizon) => forecastFrom(state, p, horizon),
+    reuse(next) {
+      if (!extendsHistory(next, history, spec)) return holtWintersWith(next, spec, p)
+      const s = cloneState(state)
+      run(next, history.length, s, p)
+      return fittedFrom(next, spec, p, s)
+    },
+  }
+}
+
+/** True when `next` starts with `prev` and has the same span of seasons for the initial state. */
+function extendsHistory(next: readonly number[], prev: readonly number[], spec: HoltWintersSpec): boolean {
+  if (next.length < prev.length || initSpan(next.length, spec) !== initSpan(prev.length, spec)) return false
+  if (next === prev) return true
+  for (let i = 0; i < prev.length; i++) if (next[i] !== prev[i]) return false
+  return true
+}
+
+/**
+ * Fitted parameters per history and spec. A backtest hands every model the
+ * same history array at an origin, so a combination and its member (combo-weekly
+ * and hw-damped-weekly) estimate the parameters once; histories are not mutated
+ * (models are pure), and the entries go with their arrays.
+ */
+const fittedParams = new WeakMap<readonly number[], Map<string, HoltWintersParams>>()
+
+function fitParamsOnce(history: readonly number[], spec: HoltWintersSpec): HoltWintersParams {
+  const key = `${spec.weekly ? 'w' : 'd'}${spec.damped ? 'p' : ''}:${history.length}`
+  let byKey = fittedParams.get(history)
+  if (!byKey) fittedParams.set(history, (byKey = new Map()))
+  let p = byKey.get(key)
+  if (!p) byKey.set(key, (p = fitParams(history, spec)))
+  return { ...p }
 }
 
 /** Fits α, β, γ (ω, φ) by minimising the one-step squared error after the first season. */
@@ -90,8 +134,19 @@ export function fitParams(history: readonly number[], spec: HoltWintersSpec): Ho
   }
   const start = names.map((name) => toUnbounded(START[name], BOUNDS[name][0], BOUNDS[name][1]))
   const init = initState(history, spec)
-  const objective = (u: number[]) => run(history, cloneState(init), decode(u))
+  const y = Float64Array.from(history)
+  const work = cloneState(init)
+  const objective = (u: number[]) => {
+    resetState(work, init)
+    return run(y, 0, work, decode(u))
+  }
   return decode(nelderMead(objective, start).x)
+}
+
+/** Hours of history the initial seasons are estimated from: whole seasons, up to four weeks. */
+const initSpan = (length: number, spec: HoltWintersSpec): number => {
+  const m = spec.weekly ? WEEK_HOURS : DAY_HOURS
+  return Math.floor(Math.min(length, INIT_HOURS) / m) * m
 }
 
 /** Initial level, trend and seasons from the first two longest seasons. */
@@ -105,7 +160,7 @@ function initState(y: readonly number[], spec: HoltWintersSpec): State {
   const first = mean(0, m)
   const trend = (mean(m, 2 * m) - first) / m
   // Seasons from up to four weeks of whole seasons, by median, so one bad day (an outage) does not become a season.
-  const span = Math.floor(Math.min(y.length, INIT_HOURS) / m) * m
+  const span = initSpan(y.length, spec)
   const resid = Array.from({ length: span }, (_, t) => y[t]! - (first + trend * (t - (m - 1) / 2)))
   const daily = seasonalMedians(resid, DAY_HOURS, () => 0)
   const weekly = spec.weekly ? seasonalMedians(resid, WEEK_HOURS, (t) => daily[t % DAY_HOURS]!) : null
@@ -123,24 +178,53 @@ function seasonalMedians(resid: readonly number[], period: number, less: (t: num
 
 const cloneState = (s: State): State => ({ ...s, daily: s.daily.slice(), weekly: s.weekly ? s.weekly.slice() : null })
 
-/** Advances the state over the values and returns the one-step squared error after the first longest season. */
-function run(y: readonly number[], s: State, p: HoltWintersParams): number {
-  const burnIn = s.weekly ? WEEK_HOURS : DAY_HOURS
+/** Copies `from` into `to` (same spec), so the optimiser's trials reuse one state's arrays. */
+function resetState(to: State, from: State): void {
+  to.level = from.level
+  to.trend = from.trend
+  to.t = from.t
+  to.daily.set(from.daily)
+  if (to.weekly && from.weekly) to.weekly.set(from.weekly)
+}
+
+/** Hours in a day and a week as plain numbers: the filter is the hot loop of every fit. */
+const DAY = 24
+const WEEK = 168
+
+/**
+ * Advances the state over y[from..] and returns the one-step squared error
+ * after the first longest season. The seasonal indices run as counters, not
+ * `t mod m`; the arithmetic is the equations' in the same order.
+ */
+function run(y: ArrayLike<number>, from: number, s: State, p: HoltWintersParams): number {
+  const { alpha, beta, gamma, omega, phi } = p
+  const daily = s.daily
+  const weekly = s.weekly
+  const burnIn = weekly ? WEEK : DAY
+  let level = s.level
+  let trend = s.trend
+  let t = s.t
+  let d = t % DAY
+  let w = t % WEEK
   let sse = 0
-  for (let i = 0; i < y.length; i++, s.t++) {
-    const d = s.t % DAY_HOURS
-    const w = s.t % WEEK_HOURS
-    const dv = s.daily[d]!
-    const wv = s.weekly ? s.weekly[w]! : 0
+  for (let i = from; i < y.length; i++) {
+    const dv = daily[d]!
+    const wv = weekly ? weekly[w]! : 0
     const value = y[i]!
-    const e = value - (s.level + p.phi * s.trend + dv + wv)
-    if (s.t >= burnIn) sse += e * e
-    const prev = s.level
-    s.level = p.alpha * (value - dv - wv) + (1 - p.alpha) * (prev + p.phi * s.trend)
-    s.trend = p.beta * (s.level - prev) + (1 - p.beta) * p.phi * s.trend
-    s.daily[d] = p.gamma * (value - s.level - wv) + (1 - p.gamma) * dv
-    if (s.weekly) s.weekly[w] = p.omega * (value - s.level - dv) + (1 - p.omega) * wv
+    const e = value - (level + phi * trend + dv + wv)
+    if (t >= burnIn) sse += e * e
+    const prev = level
+    level = alpha * (value - dv - wv) + (1 - alpha) * (prev + phi * trend)
+    trend = beta * (level - prev) + (1 - beta) * phi * trend
+    daily[d] = gamma * (value - level - wv) + (1 - gamma) * dv
+    if (weekly) weekly[w] = omega * (value - level - dv) + (1 - omega) * wv
+    t++
+    if (++d === DAY) d = 0
+    if (++w === WEEK) w = 0
   }
+  s.level = level
+  s.trend = trend
+  s.t = t
   return sse
 }
 

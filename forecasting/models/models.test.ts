@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { InputError } from '../../core/errors'
+import { holtWintersWith } from './holtWinters'
 import { modelById, MODEL_IDS, parseModelIds, type ModelId } from './index'
 
 const DAY = 24
@@ -80,5 +81,31 @@ describe('MSTL + AutoETS through augurs WASM on Node', () => {
     const y = series(4 * WEEK, weekly)
     const f = modelById('mstl-ets').fit(y).forecast(DAY)
     expect(maxAbsError(f, weekly, y.length)).toBeLessThan(5)
+  })
+})
+
+describe('Holt-Winters reuse (later backtest origins) continues the filter and equals a run from the start', () => {
+  const noisy = (t: number) => weekly(t) + 0.05 * t + 7 * Math.sin(t * 1.7) + (t > 500 ? 25 : 0)
+  it.each<{ id: ModelId; first: number; next: number }>([
+    { id: 'hw-damped-weekly', first: 5 * WEEK, next: 5 * WEEK + 3 * DAY },
+    { id: 'hw-daily', first: 6 * WEEK, next: 6 * WEEK + 24 },
+    // Shorter than the four weeks the initial seasons read: the next history has more whole seasons of them, so the state is rebuilt.
+    { id: 'hw-weekly', first: 3 * WEEK + 100, next: 4 * WEEK + 10 },
+    { id: 'hw-damped-daily', first: 20 * DAY, next: 27 * DAY },
+  ])('$id from $first to $next hours', ({ id, first, next }) => {
+    const y = series(next, noisy)
+    const fitted = modelById(id).fit(y.slice(0, first))
+    const spec = { weekly: id.includes('weekly'), damped: id.includes('damped') }
+    const params = { alpha: 0, beta: 0, gamma: 0, omega: 0, phi: 1, ...fitted.params }
+    expect(fitted.reuse!(y).forecast(2 * WEEK)).toEqual(holtWintersWith(y, spec, params).forecast(2 * WEEK))
+  })
+
+  it('refits rather than continues when the next history does not extend the first', () => {
+    const y = series(5 * WEEK, noisy)
+    const fitted = modelById('hw-damped-weekly').fit(y)
+    const changed = y.map((v, t) => (t === 10 ? v + 50 : v))
+    const params = { alpha: 0, beta: 0, gamma: 0, omega: 0, phi: 1, ...fitted.params }
+    expect(fitted.reuse!(changed).forecast(DAY)).toEqual(holtWintersWith(changed, { weekly: true, damped: true }, params).forecast(DAY))
+    expect(fitted.reuse!(changed).forecast(DAY)).not.toEqual(fitted.forecast(DAY))
   })
 })
