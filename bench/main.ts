@@ -9,8 +9,9 @@ import { fleetBench } from './fleet'
 import { forecastBench } from './forecast'
 import { ingestBench } from './ingest'
 import { serveReadyBench } from './serve-ready'
+import { whatifBench } from './whatif'
 
-const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench, fleetBench, forecastBench]
+const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench, fleetBench, forecastBench, whatifBench]
 
 function listing(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length))
