@@ -3,6 +3,7 @@
  * machine they were measured on are recorded in docs/benchmarks.md.
  */
 import { parseArgs } from 'node:util'
+import { apiBench } from './api'
 import { FlagError, type Benchmark } from './benchmark'
 import { collectorBench } from './collector'
 import { fleetBench } from './fleet'
@@ -11,7 +12,7 @@ import { ingestBench } from './ingest'
 import { serveReadyBench } from './serve-ready'
 import { whatifBench } from './whatif'
 
-const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench, fleetBench, forecastBench, whatifBench]
+const BENCHMARKS: readonly Benchmark[] = [ingestBench, serveReadyBench, collectorBench, fleetBench, forecastBench, apiBench, whatifBench]
 
 function listing(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length))

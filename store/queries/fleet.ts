@@ -8,7 +8,7 @@
 import type { PricedUse } from '../../core/chargeback'
 import type { Params, QueryFn } from '../../core/ports'
 import type { Filters, GroupKey } from '../../core/usage'
-import { INTERVAL_KEYS, keySlots, render } from './usage'
+import { INTERVAL_KEYS, keySlots, NODE_KEY_COLUMNS, nodeSegments, render } from './usage'
 
 /** Capacity, allocation and pending demand at one instant (capacity is the fleet's; the others honour the filter). */
 const FLEET_AT = `
@@ -117,12 +117,7 @@ WITH ${PRICE_CTES},
 spans AS (
   SELECT cluster, node, gpus, gpu_model, pool, provider, instance_type, lifecycle,
          greatest(ts_ms, {fromMs:Int64}) AS s, least(next_ms, {toMs:Int64}, {nowMs:Int64}) AS e
-  FROM (
-    SELECT cluster, node, pool, gpu_model, provider, instance_type, if(spot, 'spot', 'on-demand') AS lifecycle,
-           toUnixTimestamp64Milli(ts) AS ts_ms, if(ready AND schedulable, allocatable_gpus, 0) AS gpus,
-           leadInFrame(toUnixTimestamp64Milli(ts), 1, toInt64(8640000000000000))
-             OVER (PARTITION BY cluster, node ORDER BY ts ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
-    FROM node_state WHERE ts < fromUnixTimestamp64Milli({toMs:Int64})
+  FROM (${nodeSegments([...NODE_KEY_COLUMNS, ['instance_type', 'instance_type'], ['lifecycle', "if(spot, 'spot', 'on-demand')"]])}
   )
   WHERE gpus > 0 AND next_ms > {fromMs:Int64}
 )

@@ -23,6 +23,43 @@ const BUCKETS = 'range({originMs:Int64} + intDiv(s - {originMs:Int64}, {stepMs:I
 /** Overlap of [s, e) with bucket b, times GPUs, summed: exact GPU-milliseconds per group and bucket. */
 const GPU_MS_PER_BUCKET = 'sum(gpus * (least(e, b + {stepMs:Int64}) - greatest(s, b)))'
 
+/** A node_state column a capacity read keeps per segment: its output name and its expression over node_state. */
+export type StateColumn = readonly [name: string, expr: string]
+
+/** The columns capacity is grouped by; chargeback adds the instance type and lifecycle it prices by. */
+export const NODE_KEY_COLUMNS: readonly StateColumn[] = [['pool', 'pool'], ['gpu_model', 'gpu_model'], ['provider', 'provider']]
+
+/**
+ * Capacity segments of every node before {toMs}: each node_state row holds
+ * until the node's next row (\`next_ms\`, far future for the last one), with
+ * \`gpus\` its allocatable GPUs while Ready and schedulable, else 0.
+ *
+ * The collector re-writes every node's unchanged row on its heartbeat (every
+ * 5 minutes), so the history is mostly repeats: 90 days of 125 nodes is 3M
+ * rows for a few hundred changes. A repeat changes no segment, only splits
+ * one, so a first pass keeps the rows whose state (the columns read here and
+ * the GPUs) differs from the node's previous row, compared by a 64-bit hash
+ * of that state, and the successor is found among those. Everything after
+ * (clipping, bucketing, pricing) then works on changes, not on heartbeats.
+ */
+export function nodeSegments(cols: readonly StateColumn[]): string {
+  const names = cols.map(([n]) => n)
+  const exprs = cols.map(([n, e]) => `${e} AS ${n}`).join(', ')
+  return `
+SELECT cluster, node, ${names.join(', ')}, ts_ms, gpus,
+       leadInFrame(ts_ms, 1, toInt64(8640000000000000)) OVER (PARTITION BY cluster, node ORDER BY ts_ms ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
+FROM (
+  SELECT cluster, node, ${names.join(', ')}, ts_ms, gpus
+  FROM (
+    SELECT cluster, node, ${exprs}, toUnixTimestamp64Milli(ts) AS ts_ms, if(ready AND schedulable, allocatable_gpus, 0) AS gpus,
+           cityHash64(${[...names, 'gpus'].join(', ')}) AS h,
+           lagInFrame(h, 1, toUInt64(0)) OVER (PARTITION BY cluster, node ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS prev_h
+    FROM node_state WHERE ts < fromUnixTimestamp64Milli({toMs:Int64})
+  )
+  WHERE h != prev_h
+)`
+}
+
 /**
  * Capacity: each node_state row holds until the node's next row; its GPUs
  * count while the node is Ready and schedulable, under the pool, model and
@@ -32,12 +69,7 @@ const CAPACITY_BUCKETS = `
 SELECT {{keys}}b AS bucket_ms, ${GPU_MS_PER_BUCKET} AS gpu_ms
 FROM (
   SELECT {{keyExprs}}seg.gpus AS gpus, greatest(seg.ts_ms, {fromMs:Int64}) AS s, least(seg.next_ms, {toMs:Int64}, {nowMs:Int64}) AS e
-  FROM (
-    SELECT cluster, node, pool, gpu_model, provider, toUnixTimestamp64Milli(ts) AS ts_ms, if(ready AND schedulable, allocatable_gpus, 0) AS gpus,
-           leadInFrame(toUnixTimestamp64Milli(ts), 1, toInt64(8640000000000000))
-             OVER (PARTITION BY cluster, node ORDER BY ts ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
-    FROM node_state
-    WHERE ts < fromUnixTimestamp64Milli({toMs:Int64})
+  FROM (${nodeSegments(NODE_KEY_COLUMNS)}
   ) AS seg
   WHERE seg.gpus > 0 AND seg.next_ms > {fromMs:Int64}{{filters}}
 )
