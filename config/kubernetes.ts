@@ -76,8 +76,14 @@ export const kubernetesSchema = z
      * (Job, StatefulSet, Notebook, ...), then on its namespace; the first present wins.
      */
     labels: labelsSchema.default(() => labelsSchema.parse({})),
-    /** How often every GPU node's state and every open interval's last_seen are re-written. */
+    /** How often every open interval's last_seen is re-written (and node heartbeats are considered). */
     heartbeatMs: positiveInt.default(300_000),
+    /**
+     * How often every GPU node's unchanged state is re-written. Capacity holds from one node_state row to the
+     * next, so these rows only mark the node as still watched; every 5 minutes they were 98% of node_state
+     * and what the capacity queries spent their time scanning (docs/benchmarks.md, bench api).
+     */
+    nodeHeartbeatMs: positiveInt.default(3_600_000),
     /** Watch backoff after an error, doubling up to the max (also the retry period of an absent Notebook CRD). */
     backoffBaseMs: positiveInt.default(1_000),
     backoffMaxMs: positiveInt.default(60_000),

@@ -54,7 +54,7 @@ async function fakeApi(): Promise<{ fake: FakeKubeApi; url: string }> {
 function collector(name: string, url: string, now: () => number = Date.now): KubernetesClusterSource {
   const config = kubernetesSchema.parse({
     clusters: [{ name, server: url, token: TOKEN, insecureSkipTlsVerify: true }],
-    backoffBaseMs: 20, backoffMaxMs: 200, heartbeatMs: 3_600_000,
+    backoffBaseMs: 20, backoffMaxMs: 200, heartbeatMs: 3_600_000, nodeHeartbeatMs: 600_000,
   })
   const source = new KubernetesClusterSource(config.clusters[0]!, config, { sinks: writers.sinks, query: store.query, logger, now })
   sources.push(source)
@@ -213,6 +213,13 @@ describe('rows follow changes, not events', () => {
     expect(after.find((r) => r.pod === 'waiter')?.seen_ms).toBe(clock)
     expect(after.find((r) => r.pod === 'done')?.seen_ms).toBe(before.find((r) => r.pod === 'done')?.seen_ms)
     expect((await nodeRows()).map((r) => [r.node, r.ts])).toEqual([['g1', Date.UTC(2025, 0, 1)], ['g1', Date.UTC(2025, 0, 1)], ['g1', clock]])
+    // The next interval heartbeat, before nodeHeartbeatMs has passed again, writes no node row but still refreshes last_seen.
+    const nodeBeat = clock
+    clock += 300_000
+    source.heartbeat()
+    await source.flush()
+    expect((await nodeRows()).map((r) => r.ts)).toEqual([Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 1), nodeBeat])
+    expect((await q<Row>(INTERVALS, { c: 'changes' })).find((r) => r.pod === 'waiter')?.seen_ms).toBe(clock)
 
     clock += 1_000
     fake.remove('nodes', '', 'g1')

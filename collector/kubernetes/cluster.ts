@@ -62,6 +62,8 @@ export class KubernetesClusterSource implements StreamSource {
   private health: HealthReporter = noHealth
   private informers: Informers | undefined
   private heartbeatTimer: NodeJS.Timeout | undefined
+  /** When the nodes' states were last written in full (the start's list writes them). */
+  private lastNodeBeatMs = -Infinity
   private readonly pending: PendingWrites
   private readonly nodeTracker: NodeTracker
   private readonly podTracker: PodTracker
@@ -109,6 +111,7 @@ export class KubernetesClusterSource implements StreamSource {
     const api = await this.connect(this.cluster)
     this.informers = this.buildInformers(api)
     for (const informer of Object.values(this.informers)) informer.start()
+    this.lastNodeBeatMs = this.deps.now()
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.heartbeatMs)
     this.heartbeatTimer.unref()
   }
@@ -142,9 +145,12 @@ export class KubernetesClusterSource implements StreamSource {
     await this.pending.flush()
   }
 
-  /** Re-writes every GPU node's state and every open interval's last_seen (run every heartbeatMs). */
+  /** Re-writes every open interval's last_seen (run every heartbeatMs), and every GPU node's state when nodeHeartbeatMs has passed. */
   heartbeat(nowMs = this.deps.now()): void {
-    this.nodeTracker.heartbeat(nowMs)
+    if (nowMs - this.lastNodeBeatMs >= this.config.nodeHeartbeatMs) {
+      this.nodeTracker.heartbeat(nowMs)
+      this.lastNodeBeatMs = nowMs
+    }
     this.podTracker.heartbeat(nowMs)
     const watching = this.informers && this.informers.nodes.resourceVersion !== '' && this.informers.pods.resourceVersion !== ''
     if (watching && this.pending.size === 0) this.health.success(0)
