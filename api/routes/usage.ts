@@ -13,6 +13,7 @@ import { allocationCost, capacityCost, fleetAt, lastHour } from '../../store/que
 import { allocationBuckets, capacityBuckets, rollupFor, utilBuckets, type UsageSpec } from '../../store/queries/usage'
 import { teamScope, type Principal } from '../auth'
 import { chargebackData, summaryData, usageData } from '../schemas/usage'
+import { memo } from '../memo'
 import { defineRoute, type RouteDeps, type Table } from '../route'
 
 const HOUR_MS = 3_600_000
@@ -76,23 +77,6 @@ export function registerUsageRoutes(router: Router, registry: OpenAPIRegistry, d
   }, deps.now)
 }
 
-/**
- * Remembers one answer per key for `ttlMs` of the request clock; concurrent
- * requests share one computation, and a failed one is forgotten at once.
- */
-function memo<T>(ttlMs: number): (key: string, nowMs: number, compute: () => Promise<T>) => Promise<T> {
-  const entries = new Map<string, { atMs: number; value: Promise<T> }>()
-  return (key, nowMs, compute) => {
-    const hit = entries.get(key)
-    if (hit && nowMs >= hit.atMs && nowMs - hit.atMs < ttlMs) return hit.value
-    const value = compute()
-    entries.set(key, { atMs: nowMs, value })
-    value.catch(() => {
-      if (entries.get(key)?.value === value) entries.delete(key)
-    })
-    return value
-  }
-}
 
 /** The filters a request asked for, confined to the principal's team (a request for another team is narrowed, with a warning). */
 function scopedFilters(raw: Partial<Record<GroupKey, string | undefined>>, principal: Principal, warnings: string[]): Filters {
