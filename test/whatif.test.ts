@@ -206,7 +206,8 @@ describe('what-if on the Helios replay', () => {
       const stops = d.report.stops
       expect(d.report.idle.falseStops).toBe(stops.filter((s: any) => s.falseStop === true).length)
       expect(d.report.idle.falseStopReclaimedGpuHours).toBeCloseTo(stops.filter((s: any) => s.falseStop === true).reduce((n: number, s: any) => n + s.reclaimedGpuHours, 0), 6)
-      for (const s of stops.filter((x: any) => x.falseStop === true)) expect(s.resumedAtMs - s.stoppedAtMs).toBeLessThan(d.policy.idle.graceMs)
+      // Replayed history times, not measured durations: a false stop resumed inside the grace period.
+      for (const s of stops.filter((x: any) => x.falseStop === true)) expect(s.resumedAtMs < s.stoppedAtMs + d.policy.idle.graceMs, `${s.name} resumed within the grace period`).toBe(true)
       expect(d.report.demand.pendingWaitAvoidedGpuHours).toBeLessThanOrEqual(d.report.demand.pendingGpuHours)
     }
     const cloud = (d: any) => d.report.burst.reduce((n: number, p: any) => n + p.whatif.cloudGpuHours, 0)
