@@ -84,22 +84,26 @@ export const IdleWorkload = z
 
 const msByKind = z.record(z.string(), z.number())
 
+/** The idle policy (config/idle.ts) as answers show it. */
+export const IdlePolicy = z.strictObject({
+  utilBelow: z.number(),
+  notebookWindowMs: z.number(),
+  jobWindowMs: z.number(),
+  windowsByKindMs: msByKind,
+  holdForMs: z.number(),
+  graceMs: z.number(),
+  minCoverage: z.number(),
+  stalenessMs: z.number(),
+  stuckMinAgeMs: z.number(),
+  stuckUtilBelow: z.number(),
+  activityStat: z.enum(['max', 'mean']),
+  requireKernelActivity: z.boolean(),
+})
+
 /** GET /api/v1/idle data. */
 export const idleData = z.strictObject({
   window: z.strictObject({ fromMs: epochMs, toMs: epochMs, stepMs: z.number() }),
-  policy: z.strictObject({
-    utilBelow: z.number(),
-    notebookWindowMs: z.number(),
-    jobWindowMs: z.number(),
-    windowsByKindMs: msByKind,
-    holdForMs: z.number(),
-    graceMs: z.number(),
-    minCoverage: z.number(),
-    stalenessMs: z.number(),
-    stuckMinAgeMs: z.number(),
-    stuckUtilBelow: z.number(),
-    activityStat: z.enum(['max', 'mean']),
-    requireKernelActivity: z.boolean(),
+  policy: IdlePolicy.extend({
     windowsMs: msByKind.describe('the idle window per kind: Notebook, default (every other kind) and overrides'),
   }),
   totals: z.strictObject({

@@ -2,23 +2,9 @@
 import { z } from 'zod'
 import { epochMs } from './common'
 import { BurstPoolPolicy } from './alerts'
+import { IdlePolicy } from './idle'
 
 const counts = z.record(z.string(), z.number().int())
-
-const IdlePolicy = z.strictObject({
-  utilBelow: z.number(),
-  notebookWindowMs: z.number(),
-  jobWindowMs: z.number(),
-  windowsByKindMs: z.record(z.string(), z.number()),
-  holdForMs: z.number(),
-  graceMs: z.number(),
-  minCoverage: z.number(),
-  stalenessMs: z.number(),
-  stuckMinAgeMs: z.number(),
-  stuckUtilBelow: z.number(),
-  activityStat: z.enum(['max', 'mean']),
-  requireKernelActivity: z.boolean(),
-})
 
 /** core/whatif.ts BurstTrack. */
 const BurstTrack = z.strictObject({
