@@ -184,7 +184,7 @@ describe('createLeaderElector', () => {
     expect(a.signals[0]?.aborted).toBe(true)
     // Others count the lease duration from when they saw the last write, which is no earlier than when it was stored.
     // (Fake timers: an ordering of two instants on the test's virtual clock, not a measured duration.)
-    const steppedDownBeforeExpiry = lostAtMs < lastWriteMs + LEASE_MS
+    const steppedDownBeforeExpiry = (lostAtMs ?? Infinity) < lastWriteMs + LEASE_MS
     expect(steppedDownBeforeExpiry, `stepped down at ${lostAtMs}, the lease could expire for others at ${lastWriteMs + LEASE_MS}`).toBe(true)
     expect(a.e.status().lastError).toBeDefined()
   })

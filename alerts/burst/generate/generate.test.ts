@@ -6,7 +6,7 @@ import {
   karpenterObjects, kueueObjects, priorityExpanderObjects, renderYaml,
   type AutoscalerOptions, type CommonOptions, type KarpenterOptions, type KubeObject, type KueueOptions,
 } from './index'
-import { crdErrors, priorityExpanderErrors } from './upstreamCheck'
+import { crdErrors, priorityExpanderErrors } from '../../../test/helpers/upstreamCheck'
 
 const webhook = { type: 'webhook', webhookUrl: 'http://127.0.0.1:9/scale' }
 const asg = (name: string) => ({ type: 'aws-asg', region: 'us-east-1', autoScalingGroupName: name })

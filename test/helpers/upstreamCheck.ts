@@ -1,5 +1,5 @@
 /**
- * Test support (imported by tests only: ajv and kubernetes-models are dev
+ * Test support (under test/: ajv and kubernetes-models are dev
  * dependencies): checks generated objects against the upstream schemas.
  * Kueue and Karpenter objects are validated with ajv against the
  * `openAPIV3Schema` of the served storage version of the upstream CRD kept
@@ -27,7 +27,7 @@ export const CRD_FILES = {
   NodePool: 'karpenter.sh_nodepools.yaml',
 } as const
 
-const CRD_DIR = fileURLToPath(new URL('../../../test/fixtures/crds/', import.meta.url))
+const CRD_DIR = fileURLToPath(new URL('../fixtures/crds/', import.meta.url))
 
 type Schema = Record<string, unknown>
 interface CrdVersion { name: string; served: boolean; storage: boolean; schema: { openAPIV3Schema: Schema } }
