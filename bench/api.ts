@@ -16,6 +16,7 @@ import { migrate } from '../store/migrate'
 import { createWriters, type StoreWriters } from '../store/sinks'
 import { positiveIntFlag, type Benchmark } from './benchmark'
 import { secondsSince, stderrLogger } from './measure'
+import { mulberry32 as prng } from '../collector/replay/sim/random'
 
 /**
  * `api`: latency of the analytics API (issue #5) on a synthetic fleet of
@@ -74,16 +75,6 @@ const POOLS: readonly Pool[] = [
 const TEAMS = ['nlp', 'vision', 'speech', 'recsys', 'robotics', 'search', 'ads', 'platform', 'research', 'safety', 'bio', 'finance']
 const KINDS = ['Job', 'Job', 'Job', 'Notebook', 'RayCluster', 'Deployment']
 
-/** Mulberry32, seeded: the same flags build the same fleet. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 /** Default "now" of the data: two days into the current quarter, so the last quarter is (almost) all inside the 90 days. */
 function defaultEndMs(wallMs: number): number {

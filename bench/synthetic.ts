@@ -1,4 +1,5 @@
 import type { GpuSample } from '../core/model'
+import { mulberry32 as prng } from '../collector/replay/sim/random'
 
 /**
  * Synthetic dcgm-exporter scrapes for benchmarks: a fleet of H100 nodes, most
@@ -55,17 +56,6 @@ interface GpuSlot {
   jitterMs: number
 }
 
-/** Mulberry32: a small seeded PRNG, good enough for synthetic data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 const hex = (rand: () => number, n: number): string => {
   let s = ''

@@ -4,6 +4,7 @@ import type { BucketGrid, GpuMsRow } from '../../core/usage'
 import { openTestStore, type TestStore } from '../../test/helpers/store'
 import { capacityCost } from './fleet'
 import { capacityBuckets } from './usage'
+import { mulberry32 as prng } from '../../collector/replay/sim/random'
 
 // Capacity reads collapse the collector's heartbeat repeats before finding each
 // row's successor; these tests hold them to the definition (each node_state row
@@ -16,16 +17,6 @@ const HOUR = 60 * MIN
 const T0 = Date.UTC(2026, 4, 1)
 const END = T0 + 3 * 24 * HOUR
 
-/** Mulberry32, so the history is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 /** Node histories as the collector writes them: a row per change and one per node every 5 minutes while it is there. */
 function history(): NodeState[] {

@@ -66,3 +66,14 @@ export function normalN(seed: number, n: number, salt: number): number {
   const u2 = unitN(seed, n, salt + 1)
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2)
 }
+
+/** Mulberry32: a small seeded sequence generator for synthetic data (benches, tests): the same seed, the same numbers. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = Math.imul(a ^ (a >>> 15), a | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
