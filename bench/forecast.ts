@@ -9,6 +9,7 @@ import { HOUR_MS, type HourlySeries } from '../forecasting/series'
 import { backtestOptions, forecastOptions, parseHorizonHours } from '../forecasting/service'
 import { FlagError, positiveIntFlag, type Benchmark } from './benchmark'
 import { median } from './measure'
+import { mulberry32 as prng } from '../collector/replay/sim/random'
 
 /**
  * `forecast`: issue #6's speed target, "forecast + backtest for 200 series of
@@ -75,17 +76,6 @@ function parseFlags(argv: string[]): ForecastBenchOptions {
   }
 }
 
-/** Mulberry32: a small seeded PRNG, so every run forecasts the same series. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 /** A standard normal draw (Box-Muller). */
 const gaussian = (rand: () => number): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
@@ -152,10 +142,15 @@ interface WorkerInput {
   cfg: ForecastConfig
 }
 
+/** Series a worker is handed at a time: small, so a worker slowed by other load takes fewer of them. */
+const CHUNK = 4
+
 /**
  * Worker threads, each with its own copy of the series (the same seed), warmed
- * up on one series before any run is timed; `run` hands worker w the series
- * w, w + N, w + 2N, ... and resolves when all have answered.
+ * up on one series before any run is timed; `run` deals the series out in
+ * chunks of CHUNK, the next chunk to whichever worker answers first (on a
+ * shared machine a fixed split waits for the slowest worker), and resolves
+ * when every series has been answered.
  */
 async function startWorkers(opts: ForecastBenchOptions, cfg: ForecastConfig): Promise<{ run(): Promise<Array<{ perSeriesS: number[]; chosen: string[] }>>; stop(): Promise<void> }> {
   // A worker does not inherit tsx's module hooks: it registers them (as bin/gpuscope.mjs does) and then loads this file.
@@ -172,14 +167,21 @@ async function startWorkers(opts: ForecastBenchOptions, cfg: ForecastConfig): Pr
     })
   await Promise.all(workers.map(next))
   return {
-    run: () =>
-      Promise.all(
-        workers.map((w, k) => {
+    async run() {
+      let from = 0
+      const answers: Array<{ perSeriesS: number[]; chosen: string[] }> = []
+      const drive = async (w: Worker) => {
+        while (from < opts.series) {
+          const indices = Array.from({ length: Math.min(CHUNK, opts.series - from) }, (_, i) => from + i)
+          from += indices.length
           const answer = next(w)
-          w.postMessage(Array.from({ length: opts.series }, (_, i) => i).filter((i) => i % opts.workers === k))
-          return answer as Promise<{ perSeriesS: number[]; chosen: string[] }>
-        }),
-      ),
+          w.postMessage(indices)
+          answers.push((await answer) as { perSeriesS: number[]; chosen: string[] })
+        }
+      }
+      await Promise.all(workers.map(drive))
+      return answers
+    },
     stop: async () => {
       await Promise.all(workers.map((w) => w.terminate()))
     },

@@ -18,6 +18,7 @@
 import { InputError } from '../core/errors'
 import { demandQuantiles, MAX_POOL_RADIUS, probIndex, QUANTILE_PROBS, residualQuantiles, type ResidualQuantiles } from './intervals'
 import { coverage, mae, relativeMae, smape } from './metrics'
+import { prefitHoltWinters } from './models/holtWinters'
 import type { Model } from './models/types'
 import { formatHours, HOUR_MS, type HourlySeries } from './series'
 
@@ -93,6 +94,8 @@ export function backtest(series: HourlySeries, spec: BacktestSpec): HorizonBackt
   const forecasts = new Map<Model, number[][]>()
   // One history array per origin, shared by every model: a combination and its member then fit the same array once (models/holtWinters.ts).
   const histories = origins.map((o) => series.values.slice(0, o))
+  // The Holt-Winters variants of every model are fitted side by side at the first origin: the same parameters, in less time (models/holtWinters.ts).
+  prefitHoltWinters(histories[0]!, spec.models.filter((m) => m.minLength <= origins[0]!))
   for (const model of spec.models) {
     if (model.minLength > origins[0]!) {
       skipped.push({ modelId: model.id, label: model.label, reason: `needs ${formatHours(model.minLength)} of history before the first origin, which has ${formatHours(origins[0]!)}` })
@@ -133,7 +136,11 @@ function flatten(rows: readonly (readonly number[])[]): number[] {
 }
 
 /** Demand is never negative: forecasts below 0 are cut to 0 before scoring. */
-export const clampForecast = (f: readonly number[]): number[] => f.map((v) => Math.max(0, v))
+export function clampForecast(f: readonly number[]): number[] {
+  const out = new Array<number>(f.length)
+  for (let i = 0; i < f.length; i++) out[i] = Math.max(0, f[i]!)
+  return out
+}
 
 /**
  * Coverage of the 80 % and 50 % intervals, each origin's intervals built from
@@ -154,13 +161,16 @@ export function crossValidatedCoverage(actual: number[][], forecasts: number[][]
   // The interval probabilities in ascending order: P10, P25, P50 (the centre), P75, P90.
   const probs = [0.1, 0.25, 0.5, 0.75, 0.9].map((p) => QUANTILE_PROBS[probIndex(p)]!)
   const q = new Float64Array(probs.length)
+  const ranks = new QuantileRanks(probs.length)
   let in80 = 0
   let in50 = 0
   for (let h = 1; h <= steps; h++) {
     const r = Math.min(MAX_POOL_RADIUS, Math.max(2, Math.ceil(h / 4)))
     pool.slide(Math.max(1, h - r) - 1, Math.min(steps, h + r) - 1)
+    // Every origin has the same steps in the window, so every leave-one-out pool has the same size and ranks.
+    ranks.set(pool.length - pool.countOf(0), probs)
     for (let k = 0; k < origins; k++) {
-      pool.quantilesWithout(k, probs, q)
+      pool.quantilesWithout(k, ranks, q)
       const a = actual[k]![h - 1]!
       // The same expression as demandQuantiles with no widening: max(0, f + centre + (q - centre)).
       const centre = q[2]!
@@ -218,90 +228,99 @@ export function referenceCoverage(actual: number[][], forecasts: number[][], res
 
 /**
  * The residuals of every origin at steps [from, to] (0-based), ascending, each
- * entry tagged with its origin and step. The window only moves right: a slide
- * is one merge pass that drops the steps left behind and merges the new
- * steps' residuals (sorted first) in, recording each origin's positions.
+ * entry keyed by its step and origin (`step << 8 | origin`). The window only
+ * moves right: a slide is one merge pass that drops the steps left behind and
+ * merges the new steps' residuals (sorted first) in, recording each origin's
+ * positions. Flat typed arrays, double-buffered: the pass allocates nothing.
  */
 class SlidingPool {
   private values: Float64Array
-  private tags: Uint8Array
-  private steps: Int32Array
-  private next: { values: Float64Array; tags: Uint8Array; steps: Int32Array }
+  private keys: Int32Array
+  private spareValues: Float64Array
+  private spareKeys: Int32Array
+  private readonly incomingValues: Float64Array
+  private readonly incomingKeys: Int32Array
   private size = 0
-  private from = 0
   private to = -1
-  /** positions[k][j]: where origin k's j-th entry sits (ascending). */
-  private readonly positions: Int32Array[]
+  /** positions[k * capacity + j]: where origin k's j-th entry sits (ascending). */
+  private readonly positions: Int32Array
   private readonly counts: Int32Array
-  private readonly incoming: { values: Float64Array; tags: Uint8Array; steps: Int32Array }
+  private readonly capacity: number
 
   constructor(private readonly residuals: readonly (readonly number[])[]) {
     const origins = residuals.length
-    const capacity = origins * (2 * MAX_POOL_RADIUS + 1)
-    const buffers = () => ({ values: new Float64Array(capacity), tags: new Uint8Array(capacity), steps: new Int32Array(capacity) })
-    ;({ values: this.values, tags: this.tags, steps: this.steps } = buffers())
-    this.next = buffers()
-    this.incoming = buffers()
-    this.positions = Array.from({ length: origins }, () => new Int32Array(capacity))
+    const capacity = (this.capacity = origins * (2 * MAX_POOL_RADIUS + 1))
+    this.values = new Float64Array(capacity)
+    this.keys = new Int32Array(capacity)
+    this.spareValues = new Float64Array(capacity)
+    this.spareKeys = new Int32Array(capacity)
+    this.incomingValues = new Float64Array(capacity + 1)
+    this.incomingKeys = new Int32Array(capacity)
+    this.positions = new Int32Array(origins * capacity)
     this.counts = new Int32Array(origins)
   }
 
   /** Moves the window to steps [from, to]; both bounds never decrease. */
   slide(from: number, to: number): void {
     const origins = this.residuals.length
-    const inc = this.incoming
+    const incValues = this.incomingValues
+    const incKeys = this.incomingKeys
     let m = 0
     for (let s = Math.max(this.to + 1, from); s <= to; s++) {
       for (let k = 0; k < origins; k++) {
         // Insertion sort: a slide brings in at most a few steps of every origin.
         const v = this.residuals[k]![s]!
         let i = m++
-        for (; i > 0 && inc.values[i - 1]! > v; i--) {
-          inc.values[i] = inc.values[i - 1]!
-          inc.tags[i] = inc.tags[i - 1]!
-          inc.steps[i] = inc.steps[i - 1]!
+        for (; i > 0 && incValues[i - 1]! > v; i--) {
+          incValues[i] = incValues[i - 1]!
+          incKeys[i] = incKeys[i - 1]!
         }
-        inc.values[i] = v
-        inc.tags[i] = k
-        inc.steps[i] = s
+        incValues[i] = v
+        incKeys[i] = (s << 8) | k
       }
     }
-    const out = this.next
-    const { values, tags, steps, positions, counts } = this
-    const outValues = out.values
-    const outTags = out.tags
-    const outSteps = out.steps
-    const incValues = inc.values
+    const values = this.values
+    const keys = this.keys
+    const outValues = this.spareValues
+    const outKeys = this.spareKeys
     const size = this.size
-    counts.fill(0)
+    const dropBelow = from << 8
+    // Two sorted runs merged (the incoming one ends in a +∞ sentinel); entries of steps left behind are dropped on the way.
+    incValues[m] = Number.POSITIVE_INFINITY
+    let nextIncoming = incValues[0]!
     let n = 0
-    let i = 0
     let j = 0
-    // Two sorted runs, merged; entries of steps left behind are dropped on the way.
-    while (i < size || j < m) {
-      let tag: number
-      if (j < m && (i === size || incValues[j]! < values[i]!)) {
-        tag = inc.tags[j]!
-        outValues[n] = incValues[j]!
-        outSteps[n] = inc.steps[j]!
-        j++
-      } else {
-        if (steps[i]! < from) {
-          i++
-          continue
-        }
-        tag = tags[i]!
-        outValues[n] = values[i]!
-        outSteps[n] = steps[i]!
-        i++
+    for (let i = 0; i < size; i++) {
+      const v = values[i]!
+      while (nextIncoming < v) {
+        outValues[n] = nextIncoming
+        outKeys[n++] = incKeys[j]!
+        nextIncoming = incValues[++j]!
       }
-      outTags[n] = tag
-      positions[tag]![counts[tag]!++] = n++
+      const key = keys[i]!
+      if (key >= dropBelow) {
+        outValues[n] = v
+        outKeys[n++] = key
+      }
     }
-    this.next = { values: this.values, tags: this.tags, steps: this.steps }
-    ;({ values: this.values, tags: this.tags, steps: this.steps } = out)
+    for (; j < m; j++) {
+      outValues[n] = incValues[j]!
+      outKeys[n++] = incKeys[j]!
+    }
+    // Each origin's positions, ascending, for quantilesWithout.
+    const positions = this.positions
+    const counts = this.counts
+    const capacity = this.capacity
+    counts.fill(0)
+    for (let p = 0; p < n; p++) {
+      const tag = outKeys[p]! & 255
+      positions[tag * capacity + counts[tag]!++] = p
+    }
+    this.spareValues = values
+    this.spareKeys = keys
+    this.values = outValues
+    this.keys = outKeys
     this.size = n
-    this.from = from
     this.to = to
   }
 
@@ -319,34 +338,61 @@ class SlidingPool {
     return x0 + (idx - lower) * (this.values[Math.ceil(idx)]! - x0)
   }
 
+  /** Entries of origin `tag` in the window. */
+  countOf(tag: number): number {
+    return this.counts[tag]!
+  }
+
   /**
-   * Quantiles `probs` (ascending) of the entries not tagged `tag` into `out`,
-   * interpolated as simple-statistics' quantileSorted (type 7). The i-th
-   * smallest such entry sits at i + j, j counting the tag's entries before
-   * it: the fewest j with positions[j] > i + j. Lower ranks ascend with the
-   * probabilities, so j only grows.
+   * Quantiles (ascending ranks, `ranks` set for the pool without one origin)
+   * of the entries not tagged `tag` into `out`, interpolated as
+   * simple-statistics' quantileSorted (type 7). The i-th smallest such entry
+   * sits at i + j, j counting the tag's entries before it: the fewest j with
+   * positions[j] > i + j. Lower ranks ascend with the probabilities, so j
+   * only grows.
    */
-  quantilesWithout(tag: number, probs: readonly number[], out: Float64Array): void {
-    const pos = this.positions[tag]!
+  quantilesWithout(tag: number, ranks: QuantileRanks, out: Float64Array): void {
+    const pos = this.positions
+    const base = tag * this.capacity
     const count = this.counts[tag]!
     const values = this.values
-    const n = this.size - count
+    const lowers = ranks.lower
+    const fractions = ranks.fraction
     let j = 0
-    for (let p = 0; p < probs.length; p++) {
-      const idx = (n - 1) * probs[p]!
-      const lower = Math.floor(idx)
-      while (j < count && pos[j]! - j <= lower) j++
+    for (let p = 0; p < lowers.length; p++) {
+      const lower = lowers[p]!
+      while (j < count && pos[base + j]! - j <= lower) j++
       const x0 = values[lower + j]!
-      if (idx === lower) {
+      const fraction = fractions[p]!
+      if (fraction === 0) {
         out[p] = x0
         continue
       }
       // The next probability's lower rank may be this upper one or below it: step past it with a copy of j.
       const upper = lower + 1
       let ju = j
-      while (ju < count && pos[ju]! - ju <= upper) ju++
-      out[p] = x0 + (idx - lower) * (values[upper + ju]! - x0)
+      while (ju < count && pos[base + ju]! - ju <= upper) ju++
+      out[p] = x0 + fraction * (values[upper + ju]! - x0)
     }
   }
+}
 
+/** Where quantiles `probs` of n sorted values fall, as quantileSorted (type 7) computes it: index (n − 1)·p, its floor and the fraction past it. */
+class QuantileRanks {
+  readonly lower: Int32Array
+  readonly fraction: Float64Array
+
+  constructor(size: number) {
+    this.lower = new Int32Array(size)
+    this.fraction = new Float64Array(size)
+  }
+
+  set(n: number, probs: readonly number[]): void {
+    for (let p = 0; p < probs.length; p++) {
+      const idx = (n - 1) * probs[p]!
+      const lower = Math.floor(idx)
+      this.lower[p] = lower
+      this.fraction[p] = idx - lower
+    }
+  }
 }

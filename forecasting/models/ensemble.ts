@@ -13,6 +13,7 @@ export function ensemble(id: string, label: string, members: readonly Model[]): 
     label,
     minLength: Math.max(...members.map((m) => m.minLength)),
     naive: false,
+    holtWinters: members.flatMap((m) => m.holtWinters ?? []),
     fit(history): Fitted {
       return combine(members, members.map((m) => m.fit(history)))
     },
@@ -29,7 +30,14 @@ function combine(members: readonly Model[], fitted: readonly Fitted[]): Fitted {
     params,
     forecast(horizon) {
       const all = fitted.map((f) => f.forecast(horizon))
-      return Array.from({ length: horizon }, (_, h) => all.reduce((s, f) => s + f[h]!, 0) / all.length)
+      const out = new Array<number>(horizon)
+      for (let h = 0; h < horizon; h++) {
+        // Summed from 0 in member order, as a reduce would.
+        let sum = 0
+        for (const f of all) sum += f[h]!
+        out[h] = sum / all.length
+      }
+      return out
     },
     reuse: (history) => combine(members, fitted.map((f, i) => (f.reuse ? f.reuse(history) : members[i]!.fit(history)))),
   }

@@ -2,7 +2,8 @@
  * Holt-Winters, additive: level + trend (linear, or damped by φ as Gardner &
  * McKenzie) + a daily season, and optionally a weekly season on top of it
  * (Taylor's double-seasonal method, 2003). Smoothing parameters are fitted by
- * Nelder-Mead on the in-sample one-step squared error. The first level and
+ * Nelder-Mead on the in-sample one-step squared error (a backtest fits the
+ * variants side by side: prefitHoltWinters). The first level and
  * trend come from the first two seasons; the seasons start as medians over
  * up to four weeks, so one bad day (Helios has a day of zeros) does not
  * become part of the weekly pattern.
@@ -18,7 +19,8 @@
  */
 import { median } from 'simple-statistics'
 import { DAY_HOURS, requireLength, WEEK_HOURS } from '../series'
-import { nelderMead, toBounded, toUnbounded } from './optimize'
+import { sseLanes, laneScratch, type Lane } from './holtWintersLanes'
+import { nelderMeadSteps, toBounded, toUnbounded, type MinimizeSteps } from './optimize'
 import type { Fitted, Model } from './types'
 
 /** Which Holt-Winters: with or without the weekly season, damped trend or not. */
@@ -60,6 +62,7 @@ export function holtWinters(spec: HoltWintersSpec): Model {
     label,
     minLength: 2 * season,
     naive: false,
+    holtWinters: [spec],
     fit(history) {
       requireLength(history.length, model.minLength, label)
       return fitted(history, spec, fitParamsOnce(history, spec))
@@ -75,7 +78,7 @@ export function holtWintersWith(history: readonly number[], spec: HoltWintersSpe
 }
 
 function fitted(history: readonly number[], spec: HoltWintersSpec, p: HoltWintersParams): Fitted {
-  const state = initState(history, spec)
+  const state = cloneState(initialState(history, spec))
   run(history, 0, state, p)
   return fittedFrom(history, spec, p, state)
 }
@@ -115,17 +118,51 @@ function extendsHistory(next: readonly number[], prev: readonly number[], spec: 
  */
 const fittedParams = new WeakMap<readonly number[], Map<string, HoltWintersParams>>()
 
-function fitParamsOnce(history: readonly number[], spec: HoltWintersSpec): HoltWintersParams {
-  const key = `${spec.weekly ? 'w' : 'd'}${spec.damped ? 'p' : ''}:${history.length}`
+const paramsKey = (history: readonly number[], spec: HoltWintersSpec): string => `${spec.weekly ? 'w' : 'd'}${spec.damped ? 'p' : ''}:${history.length}`
+
+function paramsCache(history: readonly number[]): Map<string, HoltWintersParams> {
   let byKey = fittedParams.get(history)
   if (!byKey) fittedParams.set(history, (byKey = new Map()))
+  return byKey
+}
+
+function fitParamsOnce(history: readonly number[], spec: HoltWintersSpec): HoltWintersParams {
+  const byKey = paramsCache(history)
+  const key = paramsKey(history, spec)
   let p = byKey.get(key)
   if (!p) byKey.set(key, (p = fitParams(history, spec)))
   return { ...p }
 }
 
-/** Fits α, β, γ (ω, φ) by minimising the one-step squared error after the first season. */
-export function fitParams(history: readonly number[], spec: HoltWintersSpec): HoltWintersParams {
+/**
+ * Fits, side by side, the Holt-Winters variants the models will estimate on
+ * this history (the backtest calls it before fitting its models at the first
+ * origin), so their fits then find the parameters ready. The parameters are
+ * those each variant's own fit finds, bit for bit (fitParamsTogether).
+ */
+export function prefitHoltWinters(history: readonly number[], models: readonly Model[]): void {
+  const byKey = paramsCache(history)
+  const todo = new Map<string, HoltWintersSpec>()
+  for (const model of models) {
+    for (const spec of model.holtWinters ?? []) {
+      const key = paramsKey(history, spec)
+      if (!byKey.has(key) && history.length >= 2 * (spec.weekly ? WEEK_HOURS : DAY_HOURS)) todo.set(key, spec)
+    }
+  }
+  if (todo.size < 2) return
+  const params = fitParamsTogether(history, [...todo.values()])
+  ;[...todo.keys()].forEach((key, i) => byKey.set(key, params[i]!))
+}
+
+/** One variant's parameter search: which parameters it fits, and its Nelder-Mead steps over them (unbounded). */
+interface Search {
+  spec: HoltWintersSpec
+  decode(u: readonly number[]): HoltWintersParams
+  init: State
+  steps: MinimizeSteps
+}
+
+function search(history: readonly number[], spec: HoltWintersSpec): Search {
   const names = (['alpha', 'beta', 'gamma', ...(spec.weekly ? ['omega'] : []), ...(spec.damped ? ['phi'] : [])] as const) as ReadonlyArray<keyof HoltWintersParams>
   const decode = (u: readonly number[]): HoltWintersParams => {
     const p = { ...START, omega: 0, phi: 1 }
@@ -133,20 +170,86 @@ export function fitParams(history: readonly number[], spec: HoltWintersSpec): Ho
     return p
   }
   const start = names.map((name) => toUnbounded(START[name], BOUNDS[name][0], BOUNDS[name][1]))
-  const init = initState(history, spec)
+  return { spec, decode, init: initialState(history, spec), steps: nelderMeadSteps(start) }
+}
+
+/** Fits α, β, γ (ω, φ) by minimising the one-step squared error after the first season. */
+export function fitParams(history: readonly number[], spec: HoltWintersSpec): HoltWintersParams {
+  const { decode, init, steps } = search(history, spec)
   const y = Float64Array.from(history)
   const work = cloneState(init)
-  const objective = (u: number[]) => {
+  let ask = steps.next()
+  while (!ask.done) {
     resetState(work, init)
-    return run(y, 0, work, decode(u))
+    ask = steps.next(run(y, 0, work, decode(ask.value)))
   }
-  return decode(nelderMead(objective, start).x)
+  return decode(ask.value.x)
+}
+
+/**
+ * Fits several variants on one history at once: their Nelder-Mead searches
+ * advance in lockstep, one point each per round, and a round's points are
+ * evaluated in one interleaved filter pass of two or four lanes
+ * (holtWintersLanes.ts); a lone search (the others done) runs the plain
+ * filter. Each search sees exactly the values its own fit would, so the
+ * result is `specs.map((s) => fitParams(history, s))` bit for bit. The four
+ * variants take about 20 % less time so (measured: the searches stop after
+ * 110 to 240 evaluations, so the last rounds have fewer lanes to share).
+ */
+export function fitParamsTogether(history: readonly number[], specs: readonly HoltWintersSpec[]): HoltWintersParams[] {
+  const y = Float64Array.from(history)
+  const searches = specs.map((spec) => search(history, spec))
+  const asks = searches.map((s) => s.steps.next())
+  const scratch = laneScratch()
+  const sse = new Float64Array(4)
+  const work = searches.map((s) => cloneState(s.init))
+  for (;;) {
+    const active = searches.flatMap((_, i) => (asks[i]!.done ? [] : [i]))
+    if (active.length === 0) break
+    if (active.length === 1) {
+      // A lone search runs the plain filter: one lane costs less alone than in a pass built for two.
+      const i = active[0]!
+      const s = searches[i]!
+      resetState(work[i]!, s.init)
+      asks[i] = s.steps.next(run(y, 0, work[i]!, s.decode(asks[i]!.value as number[])))
+      continue
+    }
+    for (let from = 0; from < active.length; from += 4) {
+      const batch = active.slice(from, from + 4)
+      const lanes: Lane[] = batch.map((i) => {
+        const s = searches[i]!
+        return { state: s.init, params: s.decode(asks[i]!.value as number[]), burnIn: s.spec.weekly ? WEEK_HOURS : DAY_HOURS }
+      })
+      sseLanes(y, lanes, scratch, sse)
+      batch.forEach((i, l) => (asks[i] = searches[i]!.steps.next(sse[l]!)))
+    }
+  }
+  return asks.map((ask, i) => {
+    if (!ask.done) throw new Error('fitParamsTogether: a search did not finish')
+    return searches[i]!.decode(ask.value.x)
+  })
 }
 
 /** Hours of history the initial seasons are estimated from: whole seasons, up to four weeks. */
 const initSpan = (length: number, spec: HoltWintersSpec): number => {
   const m = spec.weekly ? WEEK_HOURS : DAY_HOURS
   return Math.floor(Math.min(length, INIT_HOURS) / m) * m
+}
+
+/**
+ * Initial states per history (by length and season), as the fitted parameters
+ * are: every model at a backtest origin starts from the same two (daily and
+ * weekly). Callers never write to them (they clone or copy from them).
+ */
+const initialStates = new WeakMap<readonly number[], Map<string, State>>()
+
+function initialState(history: readonly number[], spec: HoltWintersSpec): State {
+  let byKey = initialStates.get(history)
+  if (!byKey) initialStates.set(history, (byKey = new Map()))
+  const key = `${spec.weekly ? 'w' : 'd'}:${history.length}`
+  let state = byKey.get(key)
+  if (!state) byKey.set(key, (state = initState(history, spec)))
+  return state
 }
 
 /** Initial level, trend and seasons from the first two longest seasons. */

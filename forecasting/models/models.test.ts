@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { InputError } from '../../core/errors'
-import { holtWintersWith } from './holtWinters'
+import { fitParams, fitParamsTogether, holtWintersWith, prefitHoltWinters, type HoltWintersSpec } from './holtWinters'
+import { nelderMead } from './optimize'
 import { modelById, MODEL_IDS, parseModelIds, type ModelId } from './index'
 
 const DAY = 24
@@ -107,5 +108,48 @@ describe('Holt-Winters reuse (later backtest origins) continues the filter and e
     const params = { alpha: 0, beta: 0, gamma: 0, omega: 0, phi: 1, ...fitted.params }
     expect(fitted.reuse!(changed).forecast(DAY)).toEqual(holtWintersWith(changed, { weekly: true, damped: true }, params).forecast(DAY))
     expect(fitted.reuse!(changed).forecast(DAY)).not.toEqual(fitted.forecast(DAY))
+  })
+})
+
+describe('Holt-Winters variants fitted side by side find the parameters each finds alone, bit for bit', () => {
+  const noisy = (t: number) => weekly(t) + 0.05 * t + 9 * Math.sin(t * 1.7) + 4 * Math.cos(t * 0.37) + (t > 400 ? 25 : 0) - (t > 900 ? 40 : 0)
+  const all: HoltWintersSpec[] = [
+    { weekly: false, damped: false },
+    { weekly: false, damped: true },
+    { weekly: true, damped: false },
+    { weekly: true, damped: true },
+  ]
+  it.each<{ name: string; n: number; specs: HoltWintersSpec[] }>([
+    { name: 'the four variants (a pass of four lanes, then fewer as searches finish)', n: 8 * WEEK, specs: all },
+    { name: 'three variants', n: 5 * WEEK + 7, specs: all.slice(1) },
+    { name: 'a daily and a weekly variant (two lanes of different seasons)', n: 4 * WEEK, specs: [all[0]!, all[3]!] },
+    { name: 'five searches (a batch of four and one more)', n: 3 * WEEK, specs: [...all, all[1]!] },
+    { name: 'exactly two weeks of history', n: 2 * WEEK, specs: all },
+  ])('$name', ({ n, specs }) => {
+    const y = series(n, noisy)
+    const together = fitParamsTogether(y, specs)
+    expect(together).toEqual(specs.map((spec) => fitParams(y, spec)))
+    // Each variant's parameters differ (a mixed-up lane would show as a swap or a copy).
+    expect(new Set(together.map((p) => JSON.stringify(p))).size).toBe(new Set(specs.map((s) => JSON.stringify(s))).size)
+  })
+
+  it('a backtest prefit leaves every model forecasting exactly as when it fits alone', () => {
+    const y = series(6 * WEEK, noisy)
+    const ids: ModelId[] = ['hw-daily', 'hw-damped-daily', 'hw-weekly', 'hw-damped-weekly', 'combo-daily', 'combo-weekly']
+    const models = ids.map(modelById)
+    const shared = y.slice()
+    prefitHoltWinters(shared, models)
+    for (const model of models) {
+      const fitted = model.fit(shared)
+      const alone = model.fit(y.slice())
+      expect(fitted.params).toEqual(alone.params)
+      expect(fitted.forecast(WEEK)).toEqual(alone.forecast(WEEK))
+    }
+  })
+
+  it('Nelder-Mead finds the minimum of a bowl', () => {
+    const min = nelderMead(([a, b]) => (a! - 1) ** 2 + 10 * (b! + 2) ** 2, [0, 0], { tolerance: 1e-14 })
+    expect(min.x[0]).toBeCloseTo(1, 4)
+    expect(min.x[1]).toBeCloseTo(-2, 4)
   })
 })

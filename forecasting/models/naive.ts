@@ -19,7 +19,11 @@ export function seasonalNaive(seasonHours: number): Model {
       const last = history.slice(history.length - seasonHours)
       return {
         params: { seasonHours },
-        forecast: (horizon) => Array.from({ length: horizon }, (_, h) => last[h % seasonHours] as number),
+        forecast(horizon) {
+          const out = new Array<number>(horizon)
+          for (let h = 0; h < horizon; h++) out[h] = last[h % seasonHours] as number
+          return out
+        },
       }
     },
   }

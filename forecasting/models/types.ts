@@ -2,6 +2,7 @@
  * The model contract. A model is pure: `fit` reads a history of hourly values
  * (oldest first) and returns something that forecasts the hours after it.
  */
+import type { HoltWintersSpec } from './holtWinters'
 
 /** A fitted model: point forecasts for the next `horizon` hours, and the fitted parameters for the record. */
 export interface Fitted {
@@ -25,5 +26,11 @@ export interface Model {
   minLength: number
   /** True for the seasonal-naive baselines (the bar every other model must beat). */
   naive: boolean
+  /**
+   * The Holt-Winters variants whose parameters `fit` estimates (absent: none).
+   * A backtest has them fitted side by side before it fits its models
+   * (models/holtWinters.ts prefitHoltWinters); the results are the same.
+   */
+  holtWinters?: readonly HoltWintersSpec[]
   fit(history: readonly number[]): Fitted
 }
