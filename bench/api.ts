@@ -38,7 +38,6 @@ const HOST = '127.0.0.1'
 const MIN_MS = 60_000
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
-const HEARTBEAT_MS = 5 * MIN_MS
 const LOAD_CHILD = '--load-child'
 const THIS_FILE = fileURLToPath(import.meta.url)
 
@@ -52,6 +51,8 @@ interface Options {
   rateSeconds: number
   maxLoad: number
   loadWaits: number
+  /** The collector's node heartbeat (collector.kubernetes.nodeHeartbeatMs): hourly since it stopped writing one every 5 minutes. */
+  nodeHeartbeatMs: number
 }
 
 interface Pool {
@@ -147,12 +148,12 @@ function planNodes(rand: () => number, t0: number, end: number): NodePlan[] {
   return plans
 }
 
-/** node_state as the collector writes it: every change, and every node's current row on each 5-minute heartbeat while it is there. */
-function nodeStateRows(plan: NodePlan, t0: number, end: number): NodeState[] {
+/** node_state as the collector writes it: every change, and every node's current row on each node heartbeat while it is there. */
+function nodeStateRows(plan: NodePlan, t0: number, end: number, heartbeatMs: number): NodeState[] {
   const rows: NodeState[] = []
   let next = 0
   let current: NodeState | undefined
-  for (let tick = t0 + HEARTBEAT_MS; tick < end; tick += HEARTBEAT_MS) {
+  for (let tick = t0 + heartbeatMs; tick < end; tick += heartbeatMs) {
     while (next < plan.changes.length && (plan.changes[next] as NodeState).tsMs <= tick) {
       current = plan.changes[next++] as NodeState
       rows.push(current)
@@ -287,7 +288,7 @@ async function writeAll<T>(sink: { write(rows: readonly T[]): Promise<void> }, r
 }
 
 /** Builds the fleet into an empty, migrated store. */
-async function build(store: Store, writers: StoreWriters, opts: { endMs: number; days: number; pods: number }): Promise<void> {
+async function build(store: Store, writers: StoreWriters, opts: { endMs: number; days: number; pods: number; nodeHeartbeatMs: number }): Promise<void> {
   const started = process.hrtime.bigint()
   const rand = prng(5)
   const end = opts.endMs
@@ -295,7 +296,7 @@ async function build(store: Store, writers: StoreWriters, opts: { endMs: number;
   const plans = planNodes(rand, t0, end)
   let nodeRows = 0
   for (const plan of plans) {
-    const rows = nodeStateRows(plan, t0, end)
+    const rows = nodeStateRows(plan, t0, end, opts.nodeHeartbeatMs)
     nodeRows += rows.length
     await writeAll(writers.sinks.nodeState, rows)
   }
@@ -438,7 +439,7 @@ function parseFlags(argv: string[]): Options {
     args: argv, strict: true, allowPositionals: false,
     options: {
       data: { type: 'string' }, days: { type: 'string' }, pods: { type: 'string' }, end: { type: 'string' }, requests: { type: 'string' },
-      rate: { type: 'string' }, 'rate-seconds': { type: 'string' }, 'max-load': { type: 'string' }, 'load-waits': { type: 'string' },
+      rate: { type: 'string' }, 'rate-seconds': { type: 'string' }, 'max-load': { type: 'string' }, 'load-waits': { type: 'string' }, 'node-heartbeat-min': { type: 'string' },
     },
   })
   const endMs = values.end === undefined ? undefined : Date.parse(values.end)
@@ -452,6 +453,7 @@ function parseFlags(argv: string[]): Options {
     rateSeconds: positiveIntFlag('rate-seconds', values['rate-seconds'], 15),
     maxLoad: Number(values['max-load'] ?? 1.5),
     loadWaits: positiveIntFlag('load-waits', values['load-waits'], 6),
+    nodeHeartbeatMs: positiveIntFlag('node-heartbeat-min', values['node-heartbeat-min'], 60) * MIN_MS,
   }
 }
 
@@ -470,7 +472,7 @@ async function run(argv: string[]): Promise<number> {
       // bench_meta is written last: rows without it are a build that did not finish, and building on top would double them.
       const [rows] = await store.query<{ n: number }>('SELECT count() AS n FROM node_state')
       if (Number(rows?.n ?? 0) > 0) throw new Error(`${dir} holds an unfinished build (no bench_meta): remove it or pass another --data`)
-      await build(store, writers, { endMs, days: opts.days, pods: opts.pods })
+      await build(store, writers, { endMs, days: opts.days, pods: opts.pods, nodeHeartbeatMs: opts.nodeHeartbeatMs })
     }
     else process.stderr.write(`api: reusing the fleet in ${dir} (data ends ${new Date(endMs).toISOString()})\n`)
     // The data's clock: it starts at the data's end and runs with the wall clock (so the summary cache expires as it would).
@@ -522,6 +524,7 @@ export const apiBench: Benchmark = {
 --days N        days of history (default 90)
 --pods N        pod intervals, about (default 80000)
 --end TIME      the data's "now" (default: two days into the current quarter, so the last quarter is in the history)
+--node-heartbeat-min N  the collector's node heartbeat when building (default 60, as collector.kubernetes.nodeHeartbeatMs; 5 = before)
 --requests N    sequential requests per endpoint (default 20; /chargeback gets half)
 --rate N        /summary requests per second for the load run (default 500)
 --rate-seconds  length of the load run (default 15)
