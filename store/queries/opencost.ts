@@ -14,7 +14,7 @@ import type { OcAllocUse, OcCapacityUse, OcColumn } from '../../core/opencost'
 import type { Params, QueryFn } from '../../core/ports'
 import type { UtilRow } from '../../core/usage'
 import { PRICE_CTES } from './fleet'
-import { MIG_WEIGHT, render } from './usage'
+import { render, UTIL_BUCKETS } from './usage'
 
 /** Column expressions over a workload interval `i`. */
 const COLUMN_EXPRS: Readonly<Record<OcColumn, string>> = {
@@ -105,32 +105,6 @@ ${BUCKETED}
 ${PRICED}`
 
 
-/** Utilization of allocated GPUs per group and bucket: GR_ENGINE_ACTIVE where the row has it, else GPU_UTIL, per pod and bucket, joined to the pod's interval (ASOF). */
-const UTIL = `
-WITH iv AS (
-  SELECT cityHash64(i.cluster, i.namespace, i.pod) AS h, {{keyExprs}}
-         intDiv(toUnixTimestamp64Milli(assumeNotNull(i.start_ts)), {resMs:Int64}) * {resMs:Int64} AS from_ms,
-         ifNull(toUnixTimestamp64Milli(i.end_ts), {nowMs:Int64}) AS to_ms
-  FROM workload_intervals AS i FINAL
-  WHERE i.start_ts IS NOT NULL AND i.start_ts < fromUnixTimestamp64Milli({toMs:Int64})
-    AND (i.end_ts IS NULL OR i.end_ts > fromUnixTimestamp64Milli({rollFromMs:Int64}))
-)
-SELECT {{ivKeys}}r.bucket_ms AS bucket_ms, sum(r.wsum) AS weighted_sum, sum(r.wcnt) AS weighted_n, sum(r.cnt) AS samples, sum(r.gr) AS gr_samples
-FROM (
-  SELECT h, bucket_ms, min(ts_ms) AS first_ms, sum(w * msum) AS wsum, sum(w * mcnt) AS wcnt, sum(mcnt) AS cnt, sum(if(use_gr, mcnt, 0)) AS gr
-  FROM (
-    SELECT cityHash64(cluster, namespace, pod) AS h, toInt64(toUnixTimestamp(ts)) * 1000 AS ts_ms,
-           {originMs:Int64} + intDiv(ts_ms - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64} AS bucket_ms,
-           ${MIG_WEIGHT} AS w, gr_engine_active_n > 0 AS use_gr,
-           if(use_gr, gr_engine_active_sum, gpu_util_sum) AS msum, if(use_gr, gr_engine_active_n, gpu_util_n) AS mcnt
-    FROM {{rollup}}
-    WHERE ts >= toDateTime(intDiv({rollFromMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({toMs:Int64} + 999, 1000), 'UTC') AND pod != ''
-  )
-  GROUP BY h, bucket_ms
-) AS r
-ASOF INNER JOIN iv ON r.h = iv.h AND r.first_ms >= iv.from_ms
-WHERE r.first_ms < iv.to_ms AND r.cnt > 0
-GROUP BY {{keys}}bucket_ms`
 
 /** What one OpenCost read covers: the window, now, the set grid, the group columns and whether idle is kept by node. */
 export interface OcSpec {
@@ -207,7 +181,7 @@ export async function ocUtil(query: QueryFn, spec: OcSpec): Promise<UtilRow[]> {
   const hourly = spec.grid.stepMs % 3_600_000 === 0
   params.resMs = hourly ? 3_600_000 : 60_000
   params.rollFromMs = Math.floor(spec.fromMs / (params.resMs as number)) * (params.resMs as number)
-  const rows = await query<Record<string, unknown>>(render(UTIL, { ...s, rollup: hourly ? 'gpu_samples_1h' : 'gpu_samples_1m' }), params)
+  const rows = await query<Record<string, unknown>>(render(UTIL_BUCKETS, { ...s, nodesCte: '', joinNodes: '', filters: '', rollup: hourly ? 'gpu_samples_1h' : 'gpu_samples_1m' }), params)
   return rows.map((r) => ({
     group: groupOf(r, spec.columns.length),
     bucketMs: Number(r.bucket_ms),

@@ -114,7 +114,7 @@ export const MIG_WEIGHT = `if(mig_profile = '', 1, if(toFloat64OrZero(extract(mi
  * the pod's interval in effect at its first sample (ASOF), so a reused pod
  * name is matched to the right pod.
  */
-const UTIL_BUCKETS = `
+export const UTIL_BUCKETS = `
 WITH {{nodesCte}}iv AS (
   SELECT cityHash64(i.cluster, i.namespace, i.pod) AS h, {{keyExprs}}
          intDiv(toUnixTimestamp64Milli(assumeNotNull(i.start_ts)), {resMs:Int64}) * {resMs:Int64} AS from_ms,
