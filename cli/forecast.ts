@@ -15,11 +15,14 @@ import { formatHours, HOUR_MS, type HourlySeries } from '../forecasting/series'
 import { planLines } from '../forecasting/planText'
 import { backtestOptions, buildPlan, heliosSeries, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
 import { createStore, type Store } from '../store/client'
+import { registerBatchCommand } from './forecastBatch'
 
 /** What the forecast commands need from outside; tests pass a store and capture the output. */
 export interface CliDeps {
   openStore?: (config: Config) => Promise<Store>
   out?: (text: string) => void
+  /** Progress and notes for a person watching (stderr by default), kept out of the output. */
+  err?: (text: string) => void
   now?: () => number
 }
 
@@ -37,6 +40,7 @@ interface SeriesOpts {
 export interface CliIo {
   config: Config
   out: (text: string) => void
+  err: (text: string) => void
   nowMs: number
   withStore<T>(fn: (store: Store) => Promise<T>): Promise<T>
 }
@@ -48,6 +52,7 @@ export function cliIo(loadConfig: () => LoadedConfig, deps: CliDeps): CliIo {
   return {
     config,
     out: deps.out ?? ((text) => void process.stdout.write(`${text}\n`)),
+    err: deps.err ?? ((text) => void process.stderr.write(`${text}\n`)),
     nowMs: (deps.now ?? Date.now)(),
     async withStore(fn) {
       const store = await open(config)
@@ -106,6 +111,8 @@ export function registerForecastCommands(program: Command, loadConfig: () => Loa
       else for (const line of planLines(plan)) io.out(line)
     })
 
+  registerBatchCommand(forecast, () => cliIo(loadConfig, deps))
+
   forecast
     .command('list')
     .description('list the series the store can forecast (one key each; keys combine with commas)')
@@ -116,7 +123,7 @@ export function registerForecastCommands(program: Command, loadConfig: () => Loa
 }
 
 /** Config's backtest shape with the command-line overrides. */
-function tuned(config: Config, opts: SeriesOpts): BacktestOptions {
+export function tuned(config: Config, opts: Pick<SeriesOpts, 'models' | 'origins' | 'stride'>): BacktestOptions {
   return {
     ...backtestOptions(config.forecast),
     ...(opts.models ? { modelIds: parseModelIds(opts.models) } : {}),

@@ -7,7 +7,7 @@
 import { InputError } from '../core/errors'
 import { backtest, backtestMinHours, type HorizonBacktest } from './backtest'
 import { chooseModel, type Choice } from './choose'
-import { STANDARD_HORIZONS } from './forecast'
+import { forecastSeries, STANDARD_HORIZONS, type ForecastOptions, type SeriesForecast } from './forecast'
 import { BASELINE_ID, candidates, modelById, type ModelId } from './models/index'
 import { formatHours, type HourlySeries } from './series'
 
@@ -35,21 +35,47 @@ export interface PlainTable {
 
 /** Backtests every horizon (default 24 h, 7 d, 28 d); a horizon the series is too short for is skipped with a note, unless it is the only one asked for. */
 export function backtestHorizons(series: HourlySeries, opts: BacktestOptions, horizons: readonly number[] = STANDARD_HORIZONS): HorizonOutcome[] {
+  return runHorizons(series, opts, horizons).outcomes
+}
+
+/** The backtest report and the forecast of one series. */
+export interface ReportAndForecast {
+  outcomes: HorizonOutcome[]
+  forecast: SeriesForecast
+}
+
+/**
+ * `backtestHorizons` and `forecastSeries` of one series, the forecast reusing
+ * the report's backtest at its decision horizon instead of running it again:
+ * the same numbers as calling both (the backtest is deterministic), with one
+ * backtest fewer (at the 28 d horizon, the costliest, for plan horizons of
+ * 28 d or more). Throws InputError as either would.
+ */
+export function backtestAndForecast(series: HourlySeries, opts: ForecastOptions, horizons: readonly number[] = STANDARD_HORIZONS): ReportAndForecast {
+  const { outcomes, full } = runHorizons(series, opts, horizons)
+  return { outcomes, forecast: forecastSeries(series, opts, full) }
+}
+
+/** Every horizon's outcome, and the full backtests (residuals kept) by horizon. */
+function runHorizons(series: HourlySeries, opts: BacktestOptions, horizons: readonly number[]): { outcomes: HorizonOutcome[]; full: Map<number, HorizonBacktest> } {
   const models = candidates(opts.modelIds)
   const minBaseline = modelById(BASELINE_ID).minLength
-  const out: HorizonOutcome[] = []
+  const outcomes: HorizonOutcome[] = []
+  const full = new Map<number, HorizonBacktest>()
   for (const h of horizons) {
     const spec = { horizonHours: h, origins: opts.origins, strideHours: opts.strideHours }
     const need = backtestMinHours(spec, minBaseline)
     if (series.values.length < need && horizons.length > 1) {
-      out.push({ horizonHours: h, skipped: `needs ${formatHours(need)} of history (${opts.origins} origins ${opts.strideHours} h apart), the series has ${formatHours(series.values.length)}` })
+      outcomes.push({ horizonHours: h, skipped: `needs ${formatHours(need)} of history (${opts.origins} origins ${opts.strideHours} h apart), the series has ${formatHours(series.values.length)}` })
       continue
     }
-    const { residuals: _residuals, ...bt } = backtest(series, { ...spec, models, baselineId: BASELINE_ID })
-    out.push({ horizonHours: h, backtest: bt, choice: chooseModel({ ...bt, residuals: {} }) })
+    const bt = backtest(series, { ...spec, models, baselineId: BASELINE_ID })
+    full.set(h, bt)
+    const { residuals: _residuals, ...scores } = bt
+    outcomes.push({ horizonHours: h, backtest: scores, choice: chooseModel({ ...scores, residuals: {} }) })
   }
-  if (out.every((o) => o.skipped)) throw new InputError(`series too short for any backtest: ${out.map((o) => `${formatHours(o.horizonHours)} ${o.skipped}`).join('; ')}`)
-  return out
+  if (outcomes.every((o) => o.skipped)) throw new InputError(`series too short for any backtest: ${outcomes.map((o) => `${formatHours(o.horizonHours)} ${o.skipped}`).join('; ')}`)
+  return { outcomes, full }
 }
 
 const round = (x: number | null, digits: number): number | null => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits)

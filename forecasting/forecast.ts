@@ -49,8 +49,10 @@ export function decisionHorizons(horizonHours: number): number[] {
  * Backtests at the longest standard horizon the data allows (up to the one
  * asked for), chooses the model, fits it on the whole series and forecasts.
  * Throws InputError naming the minimum length when no backtest fits.
+ * `done` holds backtests of this series already run with these options
+ * (models, origins, stride), by horizon: one found there is not run again.
  */
-export function forecastSeries(series: HourlySeries, opts: ForecastOptions): SeriesForecast {
+export function forecastSeries(series: HourlySeries, opts: ForecastOptions, done?: ReadonlyMap<number, HorizonBacktest>): SeriesForecast {
   if (!Number.isInteger(opts.horizonHours) || opts.horizonHours < 1) throw new InputError(`bad horizon ${opts.horizonHours} h: expected a whole number of hours >= 1`)
   requireFinite(series.values, 'demand series')
   const models = candidates(opts.modelIds)
@@ -64,7 +66,7 @@ export function forecastSeries(series: HourlySeries, opts: ForecastOptions): Ser
       if (h !== tried[tried.length - 1]) notes.push(`no ${formatHours(h)} backtest: it needs ${formatHours(need)} of history, the series has ${formatHours(series.values.length)}`)
       continue
     }
-    bt = backtest(series, { ...spec, models, baselineId: BASELINE_ID })
+    bt = done?.get(h) ?? backtest(series, { ...spec, models, baselineId: BASELINE_ID })
     break
   }
   if (!bt) {

@@ -50,6 +50,25 @@ export async function heliosSeries(dir: string, selector: string): Promise<Hourl
   return heliosHourlyDemand(minutes, sel.pool)
 }
 
+/**
+ * The Helios trace as a batch of series: the whole fleet, then each VC
+ * (`pool=<vc>`); a VC whose hours are incomplete is returned with the reason
+ * instead of a series.
+ */
+export async function heliosBatch(dir: string): Promise<Array<{ label: string; series?: HourlySeries; error?: string }>> {
+  const { minutes } = await loadHeliosVcs(dir)
+  const vcs = [...new Set(minutes.map((m) => m.vc))].sort()
+  const one = (label: string, vc?: string) => {
+    try {
+      return { label, series: heliosHourlyDemand(minutes, vc === undefined ? undefined : [vc]) }
+    } catch (err) {
+      if (err instanceof InputError) return { label, error: err.message }
+      throw err
+    }
+  }
+  return [one('fleet'), ...vcs.map((vc) => one(`pool=${vc}`, vc))]
+}
+
 /** The series as the forecasting shape, and when its forecast starts. */
 export function historyOf(d: DemandSeries): { series: HourlySeries; originMs: number } {
   const series = demandSeries(d)

@@ -143,6 +143,36 @@ describe('gpuscope forecast (CLI)', () => {
     await expect(cli('plan', '--series', teams[0]!)).rejects.toThrow(/a capacity plan needs capacity, which belongs to nodes: plan a cluster, pool or GPU model, not team/)
   })
 
+  it('batch forecasts the fleet and every listed series on worker threads, one row each, and reports progress', async () => {
+    const progress: string[] = []
+    const lines: string[] = []
+    const program = new Command().exitOverride()
+    const loaded = { config: ts.config as Config, file: undefined, envVars: [] }
+    registerForecastCommands(program, () => loaded, { openStore: async () => ({ ...ts.store, close: async () => {} }), out: (t) => lines.push(t), err: (t) => progress.push(t), now: () => END })
+    await program.parseAsync(['node', 'gpuscope', 'forecast', 'batch', '--workers', '2', '--format', 'json'])
+    const rows = JSON.parse(lines.join('\n')) as Array<{ label: string; forecast?: { model: { id: string }; horizonHours: number }; error?: string }>
+    const listed = (await cli('list')).split('\n')
+    expect(rows.map((r) => r.label)).toEqual(['fleet', ...listed])
+    const cluster = rows.find((r) => r.label === 'cluster=helios-earth')!
+    expect(cluster.forecast?.horizonHours).toBe(13 * 168)
+    // The same model `forecast show` chooses for that series.
+    expect(await cli('show', '--series', 'cluster=helios-earth', '--horizon', '13w')).toContain(`forecast of cluster=helios-earth from 2026-07-01T00:00Z, 91 d: `)
+    // The store's warnings on a series come first, then the progress lines.
+    expect(progress.filter((l) => l.startsWith('warning: '))).toContain('warning: gpuModel=Tesla-V100-SXM2-32GB: pods never bound to a node have no pool or GPU model: their pending demand is in the cluster and team series, not in this one')
+    expect(progress.find((l) => l.startsWith('forecast batch:'))).toBe(`forecast batch: ${rows.length} series, horizon 13w, 2 worker(s)`)
+    expect(progress.at(-1)).toMatch(new RegExp(`^forecast batch: ${rows.length}/${rows.length} series \\(\\d+\\.\\d s\\)$`))
+  }, 120_000)
+
+  it('batch prints a table ranked by P90 peak, and refuses a bad --workers', async () => {
+    const out = await cli('batch', '--series', 'cluster=helios-earth', 'fleet', '--horizon', '7d', '--workers', '1')
+    const [header, rule, ...rows] = out.split('\n')
+    expect(header).toMatch(/^series\s+history\s+model\s+decidedBy\s+smapePct\s+naiveSmapePct\s+mase\s+coverage80Pct\s+peakP50Gpus\s+peakP90Gpus\s+note$/)
+    expect(rule).toMatch(/^-+/)
+    expect(rows).toHaveLength(3)
+    expect(rows[2]).toBe('2 series forecast; P50/P90 peak = highest hourly quantile over the horizon')
+    await expect(cli('batch', '--workers', 'two')).rejects.toThrow("bad --workers 'two': expected a whole number >= 1")
+  }, 120_000)
+
   it('list names the series the store can forecast', async () => {
     const out = await cli('list')
     expect(out.split('\n')).toContain('cluster=helios-earth')
