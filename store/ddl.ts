@@ -46,6 +46,11 @@ export const SHARD_KEYS: Readonly<Record<string, string>> = {
   cloud_instances: 'cityHash64(provider, instance_id)',
   prices: 'cityHash64(provider, region, instance_type, lifecycle)',
   actions: 'cityHash64(id)',
+  // The views fill each shard's pod_util_*_local from that shard's hourly rows (a pod's GPUs are on one node);
+  // this key places only rows inserted through the Distributed tables (the migration's backfill).
+  pod_activity_1m: 'cityHash64(cluster, namespace, pod)',
+  pod_util_1h: 'cityHash64(cluster, namespace, pod)',
+  pod_util_1d: 'cityHash64(cluster, namespace, pod)',
 }
 
 /** Settings that only non-replicated MergeTree tables accept (replicated ones deduplicate through Keeper). */
@@ -53,6 +58,8 @@ const NON_REPLICATED_SETTINGS = new Set(['non_replicated_deduplication_window'])
 
 const TABLE_HEADER = /^CREATE TABLE IF NOT EXISTS (\w+)(?: AS (\w+))?$/
 const VIEW_HEADER = /^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS$/
+const TRUNCATE_HEADER = /^TRUNCATE TABLE (\w+)$/
+const INSERT_HEADER = /^INSERT INTO (\w+)$/
 const ENGINE_LINE = /^ENGINE = (\w*MergeTree)(?:\((.*)\))?$/
 const SETTINGS_LINE = /^SETTINGS (.+)$/
 
@@ -78,7 +85,17 @@ export function renderStatement(statement: string, layout: DdlLayout): string[] 
   if (table) return renderTable(statement, header, table[1] as string, table[2], layout)
   const view = VIEW_HEADER.exec(header)
   if (view) return [renderView(statement, header, view[1] as string, view[2] as string, layout)]
-  throw new Error(`cluster mode cannot render '${header.slice(0, 80)}': store/ddl.ts knows CREATE TABLE IF NOT EXISTS and CREATE MATERIALIZED VIEW IF NOT EXISTS ... TO`)
+  const truncate = TRUNCATE_HEADER.exec(header)
+  if (truncate) return [`TRUNCATE TABLE ${known(truncate[1] as string)}_local${onCluster(layout)}`]
+  // A backfill goes through the Distributed tables: it reads every shard and the target's shard key places the rows.
+  const insert = INSERT_HEADER.exec(header)
+  if (insert) {
+    known(insert[1] as string)
+    return [statement]
+  }
+  throw new Error(
+    `cluster mode cannot render '${header.slice(0, 80)}': store/ddl.ts knows CREATE TABLE IF NOT EXISTS, CREATE MATERIALIZED VIEW IF NOT EXISTS ... TO, TRUNCATE TABLE and INSERT INTO ... SELECT`,
+  )
 }
 
 /**
@@ -99,6 +116,12 @@ export function renderLedger(statement: string, layout: DdlLayout): string {
 /** The TTL change of one table: applied to the table that holds the rows, on every node in cluster mode. */
 export function renderTtlAlter(table: string, ttlExpr: string, days: number, layout: DdlLayout): string {
   return `ALTER TABLE ${localTable(table, layout)}${onCluster(layout)} MODIFY TTL ${ttlExpr} + toIntervalDay(${days})`
+}
+
+/** The table, when it is one of ours (it has a shard key). */
+function known(table: string): string {
+  shardKey(table)
+  return table
 }
 
 function shardKey(table: string): string {

@@ -34,7 +34,7 @@ describe('migrate on embedded chDB', () => {
     const rows = await store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name', { db: 'gpuscope' })
     expect(rows.map((r) => r.name)).toEqual([
       'actions', 'cloud_instances', 'gpu_samples', 'gpu_samples_1h', 'gpu_samples_1h_mv', 'gpu_samples_1m', 'gpu_samples_1m_mv',
-      'node_state', 'notebook_activity', 'prices', 'schema_migrations', 'workload_intervals',
+      'node_state', 'notebook_activity', 'pod_activity_1m', 'pod_activity_1m_mv', 'pod_util_1d', 'pod_util_1d_mv', 'pod_util_1h', 'pod_util_1h_mv', 'prices', 'schema_migrations', 'workload_intervals',
     ])
   })
 
@@ -96,6 +96,9 @@ const freshTtls = [
   { name: 'notebook_activity_local', engine_full: 'ReplicatedMergeTree TTL toDateTime(ts) + toIntervalDay(180)' },
   { name: 'gpu_samples_1m_local', engine_full: 'ReplicatedAggregatingMergeTree TTL ts + toIntervalDay(180)' },
   { name: 'gpu_samples_1h_local', engine_full: 'ReplicatedAggregatingMergeTree TTL ts + toIntervalDay(1095)' },
+  { name: 'pod_activity_1m_local', engine_full: 'ReplicatedAggregatingMergeTree TTL ts + toIntervalDay(180)' },
+  { name: 'pod_util_1h_local', engine_full: 'ReplicatedAggregatingMergeTree TTL ts + toIntervalDay(1095)' },
+  { name: 'pod_util_1d_local', engine_full: 'ReplicatedAggregatingMergeTree TTL ts + toIntervalDay(1095)' },
 ]
 
 describe('migrate through a recording store', () => {
@@ -117,7 +120,7 @@ describe('migrate through a recording store', () => {
     expect(result.ttlChanged).toEqual(['gpu_samples: 30 -> 45 days'])
     expect(r.commands.at(-1)).toBe("ALTER TABLE gpu_samples_local ON CLUSTER 'gpu' MODIFY TTL toDateTime(ts) + toIntervalDay(45)")
     const ttlRead = r.reads.find((q) => q.sql.includes('engine_full'))
-    expect(ttlRead?.params).toEqual({ db: 'gpuscope', names: ['gpu_samples_local', 'notebook_activity_local', 'gpu_samples_1m_local', 'gpu_samples_1h_local'] })
+    expect(ttlRead?.params).toEqual({ db: 'gpuscope', names: ['gpu_samples_local', 'notebook_activity_local', 'gpu_samples_1m_local', 'gpu_samples_1h_local', 'pod_activity_1m_local', 'pod_util_1h_local', 'pod_util_1d_local'] })
   })
 
   it('runs only the setup and the ledger when every migration is recorded', async () => {

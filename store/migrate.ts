@@ -141,6 +141,9 @@ const TTL_BY_TABLE: Record<string, { column: string; key: keyof StoreConfig['ttl
   notebook_activity: { column: 'toDateTime(ts)', key: 'minuteDays' },
   gpu_samples_1m: { column: 'ts', key: 'minuteDays' },
   gpu_samples_1h: { column: 'ts', key: 'hourDays' },
+  pod_activity_1m: { column: 'ts', key: 'minuteDays' },
+  pod_util_1h: { column: 'ts', key: 'hourDays' },
+  pod_util_1d: { column: 'ts', key: 'hourDays' },
 }
 
 /**

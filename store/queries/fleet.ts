@@ -23,8 +23,9 @@ SELECT
      AND (coalesce(i.start_ts, i.end_ts) IS NULL OR coalesce(i.start_ts, i.end_ts) > fromUnixTimestamp64Milli({atMs:Int64})){{filters}}) AS pending_gpus`
 
 /**
- * The pods holding GPUs at `atMs` with their last hour of 1-minute rollups
- * (GR_ENGINE_ACTIVE where reported, else GPU_UTIL): GPUs utilized (GPUs ×
+ * The pods holding GPUs at `atMs` with their last hour of per-pod minutes
+ * (pod_activity_1m, the 1-minute rollup summed per pod; GR_ENGINE_ACTIVE
+ * where reported, else GPU_UTIL): GPUs utilized (GPUs ×
  * mean), GPUs idle (held the whole hour with every minute's maximum below the
  * threshold) and GPUs unknown (no sample in the hour).
  */
@@ -36,10 +37,10 @@ WITH iv AS (
   WHERE i.start_ts <= fromUnixTimestamp64Milli({atMs:Int64}) AND (i.end_ts IS NULL OR i.end_ts > fromUnixTimestamp64Milli({atMs:Int64})){{filters}}
 ),
 act AS (
-  SELECT cluster, namespace, pod, sum(gr_engine_active_sum) AS gr_sum, sum(gr_engine_active_n) AS gr_n, max(gr_engine_active_max) AS gr_max,
-         sum(gpu_util_sum) AS util_sum, sum(gpu_util_n) AS util_n, max(gpu_util_max) AS util_max
-  FROM gpu_samples_1m
-  WHERE ts >= toDateTime(intDiv({sinceMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({atMs:Int64} + 999, 1000), 'UTC') AND pod != ''
+  SELECT cluster, namespace, pod, sum(gr_sum) AS gr_sum, sum(gr_n) AS gr_n, max(gr_max) AS gr_max,
+         sum(util_sum) AS util_sum, sum(util_n) AS util_n, max(util_max) AS util_max
+  FROM pod_activity_1m
+  WHERE ts >= toDateTime(intDiv({sinceMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({atMs:Int64} + 999, 1000), 'UTC')
   GROUP BY cluster, namespace, pod
 )
 SELECT sum(gpus) AS allocated_gpus, sumIf(gpus, known) AS known_gpus, sumIf(gpus * mean, known) AS utilized_gpus,

@@ -14,7 +14,7 @@ import type { OcAllocUse, OcCapacityUse, OcColumn } from '../../core/opencost'
 import type { Params, QueryFn } from '../../core/ports'
 import type { UtilRow } from '../../core/usage'
 import { PRICE_CTES } from './fleet'
-import { render, UTIL_BUCKETS } from './usage'
+import { podRowsSql, render, UTIL_BUCKETS } from './usage'
 
 /** Column expressions over a workload interval `i`. */
 const COLUMN_EXPRS: Readonly<Record<OcColumn, string>> = {
@@ -175,13 +175,11 @@ export async function ocCapacity(query: QueryFn, spec: OcSpec): Promise<OcCapaci
   return rows.map(usePart)
 }
 
-/** Utilization samples of allocated GPUs per group and bucket, from the 1-hour rollup when the grid step is whole hours, else the 1-minute one. */
+/** Utilization samples of allocated GPUs per group and bucket, read as utilBuckets reads them (podRowsSql). */
 export async function ocUtil(query: QueryFn, spec: OcSpec): Promise<UtilRow[]> {
   const { slots: s, params } = slots(spec)
-  const hourly = spec.grid.stepMs % 3_600_000 === 0
-  params.resMs = hourly ? 3_600_000 : 60_000
-  params.rollFromMs = Math.floor(spec.fromMs / (params.resMs as number)) * (params.resMs as number)
-  const rows = await query<Record<string, unknown>>(render(UTIL_BUCKETS, { ...s, nodesCte: '', joinNodes: '', filters: '', rollup: hourly ? 'gpu_samples_1h' : 'gpu_samples_1m' }), params)
+  const podRows = podRowsSql(spec.grid.stepMs, spec.fromMs, spec.toMs, params)
+  const rows = await query<Record<string, unknown>>(render(UTIL_BUCKETS, { ...s, nodesCte: '', joinNodes: '', filters: '', podRows }), params)
   return rows.map((r) => ({
     group: groupOf(r, spec.columns.length),
     bucketMs: Number(r.bucket_ms),

@@ -112,7 +112,11 @@ export const MIG_WEIGHT = `if(mig_profile = '', 1, if(toFloat64OrZero(extract(mi
  * per pod and step bucket first (pods keyed by a 64-bit hash of cluster,
  * namespace and pod, which keeps the join cheap); each pod-bucket then joins
  * the pod's interval in effect at its first sample (ASOF), so a reused pod
- * name is matched to the right pod.
+ * name is matched to the right pod. `{{podRows}}` is where the per-pod rows
+ * come from (podRowsSql): the minute rollup, or the per-pod hourly and daily
+ * sums of the hourly rollup. A pod name reused within one row's span (an
+ * hour, or a UTC day for whole days) by a pod with other owner keys counts
+ * under the first one's keys for that span.
  */
 export const UTIL_BUCKETS = `
 WITH {{nodesCte}}iv AS (
@@ -125,20 +129,61 @@ WITH {{nodesCte}}iv AS (
 )
 SELECT {{ivKeys}}r.bucket_ms AS bucket_ms, sum(r.wsum) AS weighted_sum, sum(r.wcnt) AS weighted_n, sum(r.cnt) AS samples, sum(r.gr) AS gr_samples
 FROM (
-  SELECT h, bucket_ms, min(ts_ms) AS first_ms, sum(w * msum) AS wsum, sum(w * mcnt) AS wcnt, sum(mcnt) AS cnt, sum(if(use_gr, mcnt, 0)) AS gr
-  FROM (
-    SELECT cityHash64(cluster, namespace, pod) AS h, toInt64(toUnixTimestamp(ts)) * 1000 AS ts_ms,
-           {originMs:Int64} + intDiv(ts_ms - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64} AS bucket_ms,
-           ${MIG_WEIGHT} AS w, gr_engine_active_n > 0 AS use_gr,
-           if(use_gr, gr_engine_active_sum, gpu_util_sum) AS msum, if(use_gr, gr_engine_active_n, gpu_util_n) AS mcnt
-    FROM {{rollup}}
-    WHERE ts >= toDateTime(intDiv({rollFromMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({toMs:Int64} + 999, 1000), 'UTC') AND pod != ''
-  )
+  SELECT h, {originMs:Int64} + intDiv(ts_ms - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64} AS bucket_ms,
+         min(first_ms) AS first_ms, sum(wsum) AS wsum, sum(wn) AS wcnt, sum(n) AS cnt, sum(gr_n) AS gr
+  FROM ({{podRows}})
   GROUP BY h, bucket_ms
 ) AS r
 ASOF INNER JOIN iv ON r.h = iv.h AND r.first_ms >= iv.from_ms
 WHERE r.first_ms < iv.to_ms AND r.cnt > 0
 GROUP BY {{keys}}bucket_ms`
+
+/** Per-pod rows (h, ts_ms, first_ms, wsum, wn, n, gr_n) of the minute rollup in [rollFromMs, toMs): what pod_util_1h sums per hour (store/migrations/0003). */
+const MINUTE_POD_ROWS = `
+    SELECT h, ts_ms, first_ms, wsum, wn, n, gr_n FROM (
+      SELECT cityHash64(cluster, namespace, pod) AS h, toInt64(toUnixTimestamp(ts)) * 1000 AS ts_ms, ts_ms AS first_ms,
+             ${MIG_WEIGHT} AS w, gr_engine_active_n > 0 AS use_gr, if(use_gr, gr_engine_active_n, gpu_util_n) AS n,
+             w * if(use_gr, gr_engine_active_sum, gpu_util_sum) AS wsum, w * n AS wn, if(use_gr, n, 0) AS gr_n
+      FROM gpu_samples_1m
+      WHERE ts >= toDateTime(intDiv({rollFromMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({toMs:Int64} + 999, 1000), 'UTC') AND pod != '')`
+
+/** Per-pod rows of pod_util_1h or pod_util_1d in [from, to) (epoch ms expressions). */
+const POD_TABLE_ROWS = `
+    SELECT cityHash64(cluster, namespace, pod) AS h, toInt64(toUnixTimestamp(ts)) * 1000 AS ts_ms, toInt64(toUnixTimestamp(first_ts)) * 1000 AS first_ms,
+           wsum, wn, n, gr_n
+    FROM {{table}}
+    WHERE ts >= toDateTime(intDiv({{from}}, 1000), 'UTC') AND ts < toDateTime(intDiv({{to}} + 999, 1000), 'UTC')`
+
+const DAY_MS = 86_400_000
+
+/**
+ * Where utilization rows come from for a grid step, with the parameters that
+ * bound them (resMs, rollFromMs; dayFromMs, dayToMs when days are read): the
+ * coarsest resolution that tiles the step, read from the window's start
+ * rounded down to it (a row is read whole). Hourly steps read pod_util_1h,
+ * steps of whole days read the whole UTC days inside the window from
+ * pod_util_1d and the hours before and after them from pod_util_1h: the same
+ * sums as reading the hourly rollup, from tables ordered by time with one row
+ * per pod rather than per GPU (store/migrations/0003).
+ */
+export function podRowsSql(stepMs: number, fromMs: number, toMs: number, params: Params): string {
+  const rollup = rollupFor(stepMs)
+  if (!rollup) throw new Error(`step ${stepMs} ms is not a whole number of minutes`)
+  const rollFromMs = Math.floor(fromMs / rollup.resMs) * rollup.resMs
+  params.resMs = rollup.resMs
+  params.rollFromMs = rollFromMs
+  if (rollup.resMs !== 3_600_000) return MINUTE_POD_ROWS
+  const rows = (table: string, from: string, to: string) => render(POD_TABLE_ROWS, { table, from, to })
+  const dayFromMs = Math.ceil(rollFromMs / DAY_MS) * DAY_MS
+  if (stepMs % DAY_MS !== 0 || dayFromMs >= toMs) return rows('pod_util_1h', '{rollFromMs:Int64}', '{toMs:Int64}')
+  params.dayFromMs = dayFromMs
+  params.dayToMs = Math.max(dayFromMs, Math.floor(toMs / DAY_MS) * DAY_MS)
+  return [
+    rows('pod_util_1h', '{rollFromMs:Int64}', '{dayFromMs:Int64} - 999'),
+    rows('pod_util_1d', '{dayFromMs:Int64}', '{dayToMs:Int64} - 999'),
+    rows('pod_util_1h', '{dayToMs:Int64}', '{toMs:Int64}'),
+  ].join('\n    UNION ALL')
+}
 
 /** Key expressions over a workload interval `i` and its node `n`. */
 export const INTERVAL_KEYS: Readonly<Record<GroupKey, string>> = {
@@ -166,10 +211,10 @@ const CAPACITY_KEY_EXPRS: Readonly<Partial<Record<GroupKey, string>>> = {
 /** Keys read from a node's latest state: only queries using them join node_state (a scan of its whole history). */
 const NODE_ATTRIBUTE_KEYS: readonly GroupKey[] = ['pool', 'gpuModel', 'provider']
 
-/** Rollup tables by resolution: the coarsest whose buckets tile the step. */
-const ROLLUPS: ReadonlyArray<{ table: string; resMs: number; name: string }> = [
-  { table: 'gpu_samples_1h', resMs: 3_600_000, name: '1h' },
-  { table: 'gpu_samples_1m', resMs: 60_000, name: '1m' },
+/** Resolutions utilization is read at (podRowsSql): the coarsest whose buckets tile the step. */
+const ROLLUPS: ReadonlyArray<{ resMs: number; name: string }> = [
+  { resMs: 3_600_000, name: '1h' },
+  { resMs: 60_000, name: '1m' },
 ]
 
 /** What one usage read covers: the bucket grid, now, the grouping and the filters. */
@@ -244,23 +289,15 @@ export async function allocationBuckets(query: QueryFn, spec: UsageSpec): Promis
 }
 
 /** The rollup a step reads: 1h when it tiles the step, else 1m; undefined when the step is not a whole number of minutes. */
-export function rollupFor(stepMs: number): { table: string; resMs: number; name: string } | undefined {
+export function rollupFor(stepMs: number): { resMs: number; name: string } | undefined {
   return ROLLUPS.find((r) => stepMs % r.resMs === 0)
 }
 
-/**
- * Utilization samples of allocated GPUs per group and bucket, from the
- * coarsest rollup that tiles the step. The window's start is rounded down to
- * the rollup's resolution (a rollup row is read whole).
- */
+/** Utilization samples of allocated GPUs per group and bucket (podRowsSql says from which rows). */
 export async function utilBuckets(query: QueryFn, spec: UsageSpec): Promise<UtilRow[]> {
-  const rollup = rollupFor(spec.grid.stepMs)
-  if (!rollup) throw new Error(`step ${spec.grid.stepMs} ms is not a whole number of minutes`)
   const { slots, params } = keySlots(spec, INTERVAL_KEYS)
-  params.resMs = rollup.resMs
-  params.rollFromMs = Math.floor(spec.grid.fromMs / rollup.resMs) * rollup.resMs
-  const sql = render(UTIL_BUCKETS, { ...slots, rollup: rollup.table })
-  const rows = await query<KeyedRow & { weighted_sum: number; weighted_n: number; samples: number; gr_samples: number }>(sql, params)
+  const podRows = podRowsSql(spec.grid.stepMs, spec.grid.fromMs, spec.grid.toMs, params)
+  const rows = await query<KeyedRow & { weighted_sum: number; weighted_n: number; samples: number; gr_samples: number }>(render(UTIL_BUCKETS, { ...slots, podRows }), params)
   return rows.map((r) => ({
     group: groupOf(r, spec.groupBy.length),
     bucketMs: Number(r.bucket_ms),
