@@ -175,8 +175,8 @@ describe('ClickHouse parses every cluster statement (chDB formatQuery)', () => {
       if (engine) expect(formatted).toContain(`ENGINE = ${engine}`)
       if (engine === 'Distributed') expect(formatted).toMatch(/cityHash64\([\w, ]+\)\)/)
     }
-    // Database and ledger, a local + Distributed table per shard key, five views, the TTL alter, the pod tables' TRUNCATE and backfill.
-    expect(statements.length).toBe(2 + 2 * Object.keys(SHARD_KEYS).length + 5 + 1 + 6)
+    // Database and ledger, a local + Distributed table per shard key, five views, the TTL alter, the pod tables' three TRUNCATEs and two backfills.
+    expect(statements.length).toBe(2 + 2 * Object.keys(SHARD_KEYS).length + 5 + 1 + 5)
     expect(statements).toContain("TRUNCATE TABLE pod_util_1d_local ON CLUSTER 'gpu'")
   })
 })

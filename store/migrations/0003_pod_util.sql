@@ -53,42 +53,7 @@ PARTITION BY toYear(ts)
 ORDER BY (ts, cluster, namespace, pod)
 TTL ts + toIntervalDay({{hourDays}});
 
--- The rows already stored (migrations run before the collectors write: docs/operations.md),
--- emptied first so that a migration cut short and re-run counts them once. The views
--- below then add each block as it is inserted.
-TRUNCATE TABLE pod_activity_1m;
-
-INSERT INTO pod_activity_1m
-SELECT ts, cluster, namespace, pod, sum(gr_engine_active_sum) AS gr_sum, sum(gr_engine_active_n) AS gr_n, max(gr_engine_active_max) AS gr_max,
-       sum(gpu_util_sum) AS util_sum, sum(gpu_util_n) AS util_n, max(gpu_util_max) AS util_max
-FROM gpu_samples_1m
-WHERE pod != ''
-GROUP BY ts, cluster, namespace, pod;
-
-TRUNCATE TABLE pod_util_1h;
-
-INSERT INTO pod_util_1h
-SELECT ts, cluster, namespace, pod, min(ts) AS first_ts,
-       sum(w * msum) AS wsum, sum(w * mcnt) AS wn, sum(mcnt) AS n, sum(if(use_gr, mcnt, 0)) AS gr_n
-FROM (
-    SELECT ts, cluster, namespace, pod,
-           if(mig_profile = '', 1, if(toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) > 0,
-             toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) / if(match(model, '(^|[^0-9A-Za-z])A30([^0-9A-Za-z]|$)'), 4, 7), 1)) AS w,
-           gr_engine_active_n > 0 AS use_gr,
-           if(use_gr, gr_engine_active_sum, gpu_util_sum) AS msum, if(use_gr, gr_engine_active_n, gpu_util_n) AS mcnt
-    FROM gpu_samples_1h
-    WHERE pod != ''
-)
-GROUP BY ts, cluster, namespace, pod;
-
-TRUNCATE TABLE pod_util_1d;
-
-INSERT INTO pod_util_1d
-SELECT toStartOfDay(hour_ts) AS ts, cluster, namespace, pod, min(first_ts) AS first_ts,
-       sum(wsum) AS wsum, sum(wn) AS wn, sum(n) AS n, sum(gr_n) AS gr_n
-FROM (SELECT ts AS hour_ts, cluster, namespace, pod, first_ts, wsum, wn, n, gr_n FROM pod_util_1h)
-GROUP BY ts, cluster, namespace, pod;
-
+-- The views first: from here on every inserted block reaches the per-pod tables.
 CREATE MATERIALIZED VIEW IF NOT EXISTS pod_activity_1m_mv TO pod_activity_1m AS
 SELECT ts, cluster, namespace, pod, sum(gr_engine_active_sum) AS gr_sum, sum(gr_engine_active_n) AS gr_n, max(gr_engine_active_max) AS gr_max,
        sum(gpu_util_sum) AS util_sum, sum(gpu_util_n) AS util_n, max(gpu_util_max) AS util_max
@@ -115,4 +80,37 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS pod_util_1d_mv TO pod_util_1d AS
 SELECT toStartOfDay(hour_ts) AS ts, cluster, namespace, pod, min(first_ts) AS first_ts,
        sum(wsum) AS wsum, sum(wn) AS wn, sum(n) AS n, sum(gr_n) AS gr_n
 FROM (SELECT ts AS hour_ts, cluster, namespace, pod, first_ts, wsum, wn, n, gr_n FROM pod_util_1h)
+GROUP BY ts, cluster, namespace, pod;
+
+-- Then the rows already stored, after the views exist: rows inserted while this runs are
+-- added by the views, and the backfill reads the parts present when it starts. Each
+-- table is emptied first, so a migration cut short and re-run counts every row once
+-- (only a block inserted in the milliseconds between a TRUNCATE and the INSERT after it
+-- could count twice: stop the collectors during this migration to rule that out,
+-- docs/operations.md). The pod_util_1h backfill fills pod_util_1d through its view.
+TRUNCATE TABLE pod_activity_1m;
+
+INSERT INTO pod_activity_1m
+SELECT ts, cluster, namespace, pod, sum(gr_engine_active_sum) AS gr_sum, sum(gr_engine_active_n) AS gr_n, max(gr_engine_active_max) AS gr_max,
+       sum(gpu_util_sum) AS util_sum, sum(gpu_util_n) AS util_n, max(gpu_util_max) AS util_max
+FROM gpu_samples_1m
+WHERE pod != ''
+GROUP BY ts, cluster, namespace, pod;
+
+TRUNCATE TABLE pod_util_1d;
+
+TRUNCATE TABLE pod_util_1h;
+
+INSERT INTO pod_util_1h
+SELECT ts, cluster, namespace, pod, min(ts) AS first_ts,
+       sum(w * msum) AS wsum, sum(w * mcnt) AS wn, sum(mcnt) AS n, sum(if(use_gr, mcnt, 0)) AS gr_n
+FROM (
+    SELECT ts, cluster, namespace, pod,
+           if(mig_profile = '', 1, if(toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) > 0,
+             toFloat64OrZero(extract(mig_profile, '^([0-9]+)g')) / if(match(model, '(^|[^0-9A-Za-z])A30([^0-9A-Za-z]|$)'), 4, 7), 1)) AS w,
+           gr_engine_active_n > 0 AS use_gr,
+           if(use_gr, gr_engine_active_sum, gpu_util_sum) AS msum, if(use_gr, gr_engine_active_n, gpu_util_n) AS mcnt
+    FROM gpu_samples_1h
+    WHERE pod != ''
+)
 GROUP BY ts, cluster, namespace, pod;
