@@ -13,7 +13,7 @@ import { forecastSeries, type SeriesForecast } from '../forecasting/forecast'
 import { parseModelIds } from '../forecasting/models/index'
 import { formatHours, HOUR_MS, type HourlySeries } from '../forecasting/series'
 import { planLines } from '../forecasting/planText'
-import { backtestOptions, buildPlan, heliosSeries, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
+import { alibabaSeries, backtestOptions, buildPlan, heliosSeries, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
 import { createStore, type Store } from '../store/client'
 import { registerBatchCommand } from './forecastBatch'
 
@@ -33,6 +33,7 @@ interface SeriesOpts {
   origins?: number
   stride?: string
   helios?: string
+  alibaba?: string
   format?: string
 }
 
@@ -75,6 +76,7 @@ export function registerForecastCommands(program: Command, loadConfig: () => Loa
       .option('--origins <n>', 'backtest origins (default: config forecast.backtestOrigins)', Number)
       .option('--stride <duration>', 'hours between origins, e.g. 24h (default: config forecast.originStrideHours)')
       .option('--helios <dir>', 'read the Helios VC sequences in DIR instead of the store (series: fleet or pool=<vc>)')
+      .option('--alibaba <dir>', 'rebuild hourly demand from the Alibaba PAI v2023 pod intervals in DIR instead of the store (series: fleet)')
       .option('--format <format>', 'table, csv or json', 'table')
 
   seriesOptions(forecast.command('backtest').description('rolling-origin backtest: sMAPE, MASE vs seasonal naive, interval coverage; the model each horizon would choose'))
@@ -138,7 +140,9 @@ function positiveInt(n: number, flag: string): number {
 }
 
 async function readSeries(io: CliIo, opts: SeriesOpts): Promise<{ series: HourlySeries; label: string; warnings: string[] }> {
+  if (opts.helios && opts.alibaba) throw new InputError('--helios and --alibaba are two sources: give one')
   if (opts.helios) return { series: await heliosSeries(opts.helios, opts.series), label: `helios ${opts.series} (${opts.helios})`, warnings: [] }
+  if (opts.alibaba) return { series: await alibabaSeries(opts.alibaba, opts.series), label: `alibaba ${opts.series} (${opts.alibaba}; trace time from 1970-01-01)`, warnings: [] }
   const d = await io.withStore((store) => loadHistory(store.query, opts.series, io.config.forecast, io.nowMs))
   for (const w of d.warnings) io.out(`warning: ${w}`)
   return { series: historyOf(d).series, label: d.selector, warnings: d.warnings }

@@ -3,6 +3,7 @@
  * with the configured history, and run the forecasting pieces on it with the
  * configured candidates and backtest shape.
  */
+import { loadAlibabaV2023 } from '../collector/replay/traces/alibaba'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import type { ForecastConfig } from '../config/forecast'
 import { InputError } from '../core/errors'
@@ -14,7 +15,7 @@ import { demandSeries, loadDemand, parseSelector, toFilter, type DemandSeries } 
 import { forecastSeries, type ForecastOptions } from './forecast'
 import { capacityPlan, pickBurstPrices, type CapacityPlan } from './plan'
 import { endOf, HOUR_MS, type HourlySeries } from './series'
-import { heliosHourlyDemand } from './traces'
+import { alibabaHourlyDemand, heliosHourlyDemand } from './traces'
 
 const DAY_MS = 24 * HOUR_MS
 
@@ -67,6 +68,13 @@ export async function heliosBatch(dir: string): Promise<Array<{ label: string; s
     }
   }
   return [one('fleet'), ...vcs.map((vc) => one(`pool=${vc}`, vc))]
+}
+
+/** The Alibaba PAI v2023 trace in a folder as one hourly demand series (its only series: 'fleet'). */
+export async function alibabaSeries(dir: string, selector: string): Promise<HourlySeries> {
+  if (selector.trim() !== 'fleet') throw new InputError(`the Alibaba trace has one series, 'fleet' (its pods carry no cluster, pool or team), not '${selector}'`)
+  const { pods } = await loadAlibabaV2023(dir)
+  return alibabaHourlyDemand(pods)
 }
 
 /** The series as the forecasting shape, and when its forecast starts. */

@@ -3,6 +3,7 @@
  * store (bench, docs/benchmarks.md, model tests): the Helios per-minute VC
  * sequences resampled hourly exactly as DESIGN.md's bar was measured.
  */
+import { podGpus, type AlibabaPod } from '../collector/replay/traces/alibaba'
 import type { HeliosMinute } from '../collector/replay/traces/helios'
 import { InputError } from '../core/errors'
 import { HOUR_MS, type HourlySeries } from './series'
@@ -38,4 +39,44 @@ export function heliosHourlyDemand(minutes: readonly HeliosMinute[], vcs?: reado
   const short = count.findIndex((c) => c !== 60 * vcCount)
   if (short >= 0) throw new InputError(`Helios hour ${new Date(startMs + short * HOUR_MS).toISOString()} has ${count[short]} VC-minutes, expected ${60 * vcCount}`)
   return { startMs, values: sum.map((s) => s / 60) }
+}
+
+/**
+ * Hourly demand rebuilt from the Alibaba PAI v2023 pod intervals: each GPU
+ * pod adds its GPUs (num_gpu × gpu_milli / 1000) while pending (created,
+ * not yet scheduled) and while running (scheduled, not yet deleted), exactly
+ * per second of overlap with each hour. A pod with no deletion time holds to
+ * the end of the trace (its last recorded event). Trace times are seconds
+ * from the trace start, which has no published date: the series starts at
+ * the epoch (1970-01-01) plus the first pod's creation hour.
+ */
+export function alibabaHourlyDemand(pods: readonly AlibabaPod[]): HourlySeries {
+  const gpuPods = pods.filter((p) => podGpus(p) > 0)
+  if (gpuPods.length === 0) throw new InputError('no GPU pods in the Alibaba trace')
+  let firstS = Number.POSITIVE_INFINITY
+  let endS = 0
+  for (const p of gpuPods) {
+    firstS = Math.min(firstS, p.creationS)
+    endS = Math.max(endS, p.creationS, p.scheduledS ?? 0, p.deletionS ?? 0)
+  }
+  const startH = Math.floor(firstS / 3600)
+  const hours = Math.floor(endS / 3600) - startH
+  if (hours < 1) throw new InputError('the Alibaba trace spans less than one whole hour')
+  const gpuSeconds = new Float64Array(hours)
+  const add = (fromS: number, toS: number, gpus: number) => {
+    for (let h = Math.max(0, Math.floor(fromS / 3600) - startH); h < hours; h++) {
+      const lo = Math.max(fromS, (startH + h) * 3600)
+      const hi = Math.min(toS, (startH + h + 1) * 3600)
+      if (hi <= lo) break
+      gpuSeconds[h]! += gpus * (hi - lo)
+    }
+  }
+  for (const p of gpuPods) {
+    const gpus = podGpus(p)
+    const end = p.deletionS ?? endS
+    const bound = p.scheduledS === undefined ? end : Math.min(p.scheduledS, end)
+    add(p.creationS, bound, gpus)
+    if (p.scheduledS !== undefined) add(p.scheduledS, end, gpus)
+  }
+  return { startMs: startH * HOUR_MS, values: Array.from(gpuSeconds, (s) => s / 3600) }
 }

@@ -17,6 +17,24 @@ async function cli(...args: string[]): Promise<{ out: string; err: string[] }> {
   return { out: lines.join('\n'), err }
 }
 
+describe('gpuscope forecast backtest --alibaba', () => {
+  async function backtest(...args: string[]): Promise<string> {
+    const lines: string[] = []
+    const program = new Command().exitOverride()
+    const loaded = { config: configSchema.parse({}), file: undefined, envVars: [] }
+    registerForecastCommands(program, () => loaded, { openStore: async () => { throw new Error('no store in this test') }, out: (t) => lines.push(t), err: () => {}, now: () => 0 })
+    await program.parseAsync(['node', 'gpuscope', 'forecast', 'backtest', ...args])
+    return lines.join('\n')
+  }
+
+  it('backtests the hourly demand rebuilt from the pod intervals: linear trend beats seasonal naive at 24 h', async () => {
+    const out = await backtest('--alibaba', sharedFixtures('alibaba-pai-gpu-v2023'), '--horizon', '24h')
+    expect(out).toMatch(/^backtest of alibaba fleet \(.*; trace time from 1970-01-01\): 3584 h of hourly demand/)
+    expect(out).toMatch(/24 h\s+linear\s+8\.26\s+0\.811\s+3\.6\s+70\.2\s+45\.8\s+7\s+\*/)
+    await expect(backtest('--alibaba', 'x', '--helios', 'y')).rejects.toThrow('--helios and --alibaba are two sources: give one')
+  })
+})
+
 describe('gpuscope forecast batch --helios', () => {
   it('forecasts the fleet and the 16 VCs; the fleet row carries the documented 7 d backtest (combo-daily, sMAPE 7.60 %, 80 % coverage 73.7 %)', async () => {
     const { out, err } = await cli('--workers', '2', '--format', 'csv')
