@@ -8,7 +8,7 @@
 import type { Command } from 'commander'
 import { InputError } from '../core/errors'
 import { BACKTEST_DIGITS, formatTable, type PlainTable } from '../forecasting/backtestReport'
-import { forecastBatch, type BatchInput, type SeriesAnswer } from '../forecasting/batch/index'
+import { forecastBatch, MAX_WORKERS, type BatchInput, type SeriesAnswer } from '../forecasting/batch/index'
 import { listSelectors } from '../forecasting/demand'
 import { probIndex } from '../forecasting/intervals'
 import { formatHours, HOUR_MS, type HourlySeries } from '../forecasting/series'
@@ -49,9 +49,14 @@ async function runBatch(io: CliIo, opts: BatchOpts): Promise<void> {
   const format = opts.format ?? 'table'
   if (!['table', 'csv', 'json'].includes(format)) throw new InputError(`bad --format '${format}': expected table, csv or json`)
   const workers = opts.workers === undefined ? undefined : Number(opts.workers)
-  if (workers !== undefined && !/^\d+$/.test(opts.workers!)) throw new InputError(`bad --workers '${opts.workers}': expected a whole number >= 1`)
+  if (workers !== undefined && (!/^\d+$/.test(opts.workers!) || workers < 1 || workers > MAX_WORKERS)) {
+    throw new InputError(`bad --workers '${opts.workers}': expected a whole number from 1 to ${MAX_WORKERS}`)
+  }
   const options = tuned(io.config, opts)
   const horizon = opts.horizon ?? io.config.forecast.planHorizon
+  // A bad horizon is refused before any series is read (each series' own origin is applied below).
+  parseHorizonHours(horizon, io.nowMs)
+  if (opts.series) opts.series = [...new Set(opts.series)]
   const loaded = await loadSeries(io, opts)
   const inputs: BatchInput[] = loaded.flatMap((l) => ('series' in l ? [{ ...l, horizonHours: parseHorizonHours(horizon, l.series.startMs + l.series.values.length * HOUR_MS) }] : []))
   const started = Date.now()

@@ -66,7 +66,8 @@ export function forecastSeries(series: HourlySeries, opts: ForecastOptions, done
       if (h !== tried[tried.length - 1]) notes.push(`no ${formatHours(h)} backtest: it needs ${formatHours(need)} of history, the series has ${formatHours(series.values.length)}`)
       continue
     }
-    bt = done?.get(h) ?? backtest(series, { ...spec, models, baselineId: BASELINE_ID })
+    const prior = done?.get(h)
+    bt = prior && sameShape(prior, series, opts) ? prior : backtest(series, { ...spec, models, baselineId: BASELINE_ID })
     break
   }
   if (!bt) {
@@ -92,6 +93,16 @@ export function forecastSeries(series: HourlySeries, opts: ForecastOptions, done
     quantiles: demandQuantiles(point, table),
     notes,
   }
+}
+
+/** Whether a backtest was run on this series' end with these origins, stride and candidates (so it can stand in for running it). */
+function sameShape(bt: HorizonBacktest, series: HourlySeries, opts: ForecastOptions): boolean {
+  const origins = bt.originsMs
+  const lastOriginMs = endOf(series) - bt.horizonHours * HOUR_MS
+  if (origins.length !== opts.origins || origins[origins.length - 1] !== lastOriginMs) return false
+  if (origins.some((o, k) => k > 0 && o - origins[k - 1]! !== opts.strideHours * HOUR_MS)) return false
+  const ids = new Set([...bt.scores.map((s) => s.modelId), ...bt.skipped.map((s) => s.modelId)])
+  return ids.size === opts.modelIds.length && opts.modelIds.every((id) => ids.has(id))
 }
 
 /** Epoch ms of forecast hour h (0-based). */

@@ -143,7 +143,7 @@ const TTL_BY_TABLE: Record<string, { column: string; key: keyof StoreConfig['ttl
   gpu_samples_1h: { column: 'ts', key: 'hourDays' },
   pod_activity_1m: { column: 'ts', key: 'minuteDays' },
   pod_util_1h: { column: 'ts', key: 'hourDays' },
-  pod_util_1d: { column: 'ts', key: 'hourDays' },
+  pod_util_1d: { column: 'ts + toIntervalDay(1)', key: 'hourDays' },
 }
 
 /**

@@ -150,13 +150,13 @@ describe('gpuscope forecast (CLI)', () => {
     const loaded = { config: ts.config as Config, file: undefined, envVars: [] }
     registerForecastCommands(program, () => loaded, { openStore: async () => ({ ...ts.store, close: async () => {} }), out: (t) => lines.push(t), err: (t) => progress.push(t), now: () => END })
     await program.parseAsync(['node', 'gpuscope', 'forecast', 'batch', '--workers', '2', '--format', 'json'])
-    const rows = JSON.parse(lines.join('\n')) as Array<{ label: string; forecast?: { model: { id: string }; horizonHours: number }; error?: string }>
+    const rows = JSON.parse(lines.join('\n')) as Array<{ label: string; forecast?: { model: { id: string; label: string }; horizonHours: number }; error?: string }>
     const listed = (await cli('list')).split('\n')
     expect(rows.map((r) => r.label)).toEqual(['fleet', ...listed])
     const cluster = rows.find((r) => r.label === 'cluster=helios-earth')!
     expect(cluster.forecast?.horizonHours).toBe(13 * 168)
     // The same model `forecast show` chooses for that series.
-    expect(await cli('show', '--series', 'cluster=helios-earth', '--horizon', '13w')).toContain(`forecast of cluster=helios-earth from 2026-07-01T00:00Z, 91 d: `)
+    expect(await cli('show', '--series', 'cluster=helios-earth', '--horizon', '13w')).toContain(`forecast of cluster=helios-earth from 2026-07-01T00:00Z, 91 d: ${cluster.forecast!.model.label}\n`)
     // The store's warnings on a series come first, then the progress lines.
     expect(progress.filter((l) => l.startsWith('warning: '))).toContain('warning: gpuModel=Tesla-V100-SXM2-32GB: pods never bound to a node have no pool or GPU model: their pending demand is in the cluster and team series, not in this one')
     expect(progress.find((l) => l.startsWith('forecast batch:'))).toBe(`forecast batch: ${rows.length} series, horizon 13w, 2 worker(s)`)
@@ -170,7 +170,9 @@ describe('gpuscope forecast (CLI)', () => {
     expect(rule).toMatch(/^-+/)
     expect(rows).toHaveLength(3)
     expect(rows[2]).toBe('2 series forecast; P50/P90 peak = highest hourly quantile over the horizon')
-    await expect(cli('batch', '--workers', 'two')).rejects.toThrow("bad --workers 'two': expected a whole number >= 1")
+    await expect(cli('batch', '--workers', 'two')).rejects.toThrow("bad --workers 'two': expected a whole number from 1 to 64")
+    await expect(cli('batch', '--workers', '0')).rejects.toThrow("bad --workers '0': expected a whole number from 1 to 64")
+    await expect(cli('batch', '--horizon', 'soon')).rejects.toThrow("bad duration 'soon': expected a number and unit like 30s, 5m, 1h, 1d or 1w, or a composite like 1h30m")
   }, 120_000)
 
   it('list names the series the store can forecast', async () => {

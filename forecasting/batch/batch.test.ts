@@ -72,3 +72,18 @@ describe('forecastBatch', () => {
     }
   })
 })
+
+describe('forecastSeries given backtests already run', () => {
+  it('uses one only when it has the same origins, stride and candidates as the forecast asks for', () => {
+    const fleet = series[0]!.series
+    const opts = forecastOptions(cfg, HORIZON)
+    const { forecast } = backtestAndForecast(fleet, opts)
+    // A 7 d backtest run with other options (3 origins) is not taken for the forecast's own.
+    const other = backtestAndForecast(fleet, { ...opts, origins: 3 }).forecast.backtest
+    expect(other.originsMs).toHaveLength(3)
+    const withOther = forecastSeries(fleet, opts, new Map([[168, other]]))
+    expect(withOther.backtest.originsMs).toHaveLength(7)
+    expect(withOther).toEqual(forecastSeries(fleet, opts))
+    expect(forecast.backtest.originsMs).toHaveLength(7)
+  })
+})

@@ -1,7 +1,10 @@
 -- Utilization per pod and hour, and per pod and UTC day: the sums the utilization read
 -- (store/queries/usage.ts, UTIL_BUCKETS) makes from the hourly rollup, made once as rows
 -- arrive. Each hourly rollup row counts as GR_ENGINE_ACTIVE where it has it, else
--- GPU_UTIL, weighted by the GPU's MIG share. Ordered by time, so a read of some hours or
+-- GPU_UTIL, weighted by the GPU's MIG share; "row" is each block the hourly view inserts,
+-- so a GPU-hour whose blocks differ (GR_ENGINE_ACTIVE in some, e.g. after an exporter
+-- restart) counts each block by its own metric, fixed once written (reading the rollup
+-- itself gave an answer that changed as background merges joined those rows). Ordered by time, so a read of some hours or
 -- days touches only those (the rollups are ordered by GPU first), and one row per pod
 -- instead of one per GPU; a day of 1,000 GPUs is 24,000 hourly rollup rows but only as
 -- many rows in pod_util_1d as pods ran that day. first_ts is the pod's first hour with a
@@ -47,11 +50,12 @@ PARTITION BY toYYYYMM(ts)
 ORDER BY (ts, cluster, namespace, pod)
 TTL ts + toIntervalDay({{hourDays}});
 
+-- A day row sums hours up to its end: it expires a day after its midnight would.
 CREATE TABLE IF NOT EXISTS pod_util_1d AS pod_util_1h
 ENGINE = AggregatingMergeTree
 PARTITION BY toYear(ts)
 ORDER BY (ts, cluster, namespace, pod)
-TTL ts + toIntervalDay({{hourDays}});
+TTL ts + toIntervalDay(1) + toIntervalDay({{hourDays}});
 
 -- The views first: from here on every inserted block reaches the per-pod tables.
 CREATE MATERIALIZED VIEW IF NOT EXISTS pod_activity_1m_mv TO pod_activity_1m AS
@@ -85,9 +89,11 @@ GROUP BY ts, cluster, namespace, pod;
 -- Then the rows already stored, after the views exist: rows inserted while this runs are
 -- added by the views, and the backfill reads the parts present when it starts. Each
 -- table is emptied first, so a migration cut short and re-run counts every row once
--- (only a block inserted in the milliseconds between a TRUNCATE and the INSERT after it
--- could count twice: stop the collectors during this migration to rule that out,
--- docs/operations.md). The pod_util_1h backfill fills pod_util_1d through its view.
+-- (only a block inserted in the milliseconds between a TRUNCATE and the INSERT after it,
+-- or between the two TRUNCATEs, could count twice: stop the collectors during this
+-- migration to rule that out, docs/operations.md). The pod_util_1h backfill fills
+-- pod_util_1d through its view. insert_deduplicate = 0: a re-run inserts the same blocks
+-- again, which replicated tables would otherwise drop as duplicates.
 TRUNCATE TABLE pod_activity_1m;
 
 INSERT INTO pod_activity_1m
@@ -95,7 +101,8 @@ SELECT ts, cluster, namespace, pod, sum(gr_engine_active_sum) AS gr_sum, sum(gr_
        sum(gpu_util_sum) AS util_sum, sum(gpu_util_n) AS util_n, max(gpu_util_max) AS util_max
 FROM gpu_samples_1m
 WHERE pod != ''
-GROUP BY ts, cluster, namespace, pod;
+GROUP BY ts, cluster, namespace, pod
+SETTINGS insert_deduplicate = 0;
 
 TRUNCATE TABLE pod_util_1d;
 
@@ -113,4 +120,5 @@ FROM (
     FROM gpu_samples_1h
     WHERE pod != ''
 )
-GROUP BY ts, cluster, namespace, pod;
+GROUP BY ts, cluster, namespace, pod
+SETTINGS insert_deduplicate = 0;

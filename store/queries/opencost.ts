@@ -178,7 +178,7 @@ export async function ocCapacity(query: QueryFn, spec: OcSpec): Promise<OcCapaci
 /** Utilization samples of allocated GPUs per group and bucket, read as utilBuckets reads them (podRowsSql). */
 export async function ocUtil(query: QueryFn, spec: OcSpec): Promise<UtilRow[]> {
   const { slots: s, params } = slots(spec)
-  const podRows = podRowsSql(spec.grid.stepMs, spec.fromMs, spec.toMs, params)
+  const podRows = podRowsSql(spec.grid, spec.fromMs, spec.toMs, params)
   const rows = await query<Record<string, unknown>>(render(UTIL_BUCKETS, { ...s, nodesCte: '', joinNodes: '', filters: '', podRows }), params)
   return rows.map((r) => ({
     group: groupOf(r, spec.columns.length),

@@ -66,14 +66,14 @@ afterAll(async () => {
   await ts?.close()
 })
 
-const grid = (fromMs: number, toMs: number, stepMs: number): BucketGrid => ({ fromMs, toMs, stepMs, originMs: Math.floor(fromMs / stepMs) * stepMs })
+const grid = (fromMs: number, toMs: number, stepMs: number, originMs = Math.floor(fromMs / stepMs) * stepMs): BucketGrid => ({ fromMs, toMs, stepMs, originMs })
 
 /**
  * The definition, computed here from the hourly rollup rows: each GPU-hour row counts as
  * GR_ENGINE_ACTIVE where it has it, else GPU_UTIL, weighted by its MIG share; rows are summed
  * per pod and bucket, and the pod-bucket goes to the pod interval in effect at its first hour.
  */
-async function definition(fromMs: number, toMs: number, stepMs: number): Promise<Map<string, UtilRow>> {
+async function definition(fromMs: number, toMs: number, stepMs: number, originMs = Math.floor(fromMs / stepMs) * stepMs): Promise<Map<string, UtilRow>> {
   const rows = await ts.store.query<{ ts_ms: number; pod: string; mig: string; gs: number; gn: number; us: number; un: number }>(
     `SELECT toInt64(toUnixTimestamp(ts)) * 1000 AS ts_ms, pod, any(mig_profile) AS mig, sum(gr_engine_active_sum) AS gs, sum(gr_engine_active_n) AS gn,
             sum(gpu_util_sum) AS us, sum(gpu_util_n) AS un
@@ -87,7 +87,7 @@ async function definition(fromMs: number, toMs: number, stepMs: number): Promise
     const w = r.mig === '3g.20gb' ? 3 / 7 : 1
     const gr = Number(r.gn) > 0
     const [sum, n] = gr ? [Number(r.gs), Number(r.gn)] : [Number(r.us), Number(r.un)]
-    const bucket = Math.floor(t / stepMs) * stepMs
+    const bucket = originMs + Math.floor((t - originMs) / stepMs) * stepMs
     const key = `${r.pod} ${bucket}`
     const acc = perPod.get(key) ?? { pod: r.pod, first: t, bucket, wsum: 0, wn: 0, n: 0, gr: 0 }
     acc.first = Math.min(acc.first, t)
@@ -112,8 +112,8 @@ async function definition(fromMs: number, toMs: number, stepMs: number): Promise
   return out
 }
 
-async function read(fromMs: number, toMs: number, stepMs = DAY): Promise<Map<string, UtilRow>> {
-  const rows = await utilBuckets(ts.store.query, { grid: grid(fromMs, toMs, stepMs), nowMs: NOW, groupBy: ['team'], filters: {} })
+async function read(fromMs: number, toMs: number, stepMs = DAY, originMs?: number): Promise<Map<string, UtilRow>> {
+  const rows = await utilBuckets(ts.store.query, { grid: grid(fromMs, toMs, stepMs, originMs), nowMs: NOW, groupBy: ['team'], filters: {} })
   return new Map(rows.map((r) => [`${r.group[0]} ${r.bucketMs}`, r]))
 }
 
@@ -145,6 +145,13 @@ describe('utilization at a step of whole days', () => {
   it('gives the same for a window ending mid-day in the past, and one inside a single day', async () => {
     expectSame(await read(T0, T0 + 2 * DAY + 10 * HOUR), await definition(T0, T0 + 2 * DAY + 10 * HOUR, DAY))
     expectSame(await read(T0 + DAY + 2 * HOUR, T0 + DAY + 9 * HOUR), await definition(T0 + DAY + 2 * HOUR, T0 + DAY + 9 * HOUR, DAY))
+  })
+
+  it('reads daily buckets that do not start at midnight (an OpenCost window of 48h, step 1d) from the hours, as the definition gives them', async () => {
+    const from = T0 + DAY + 15 * HOUR
+    const expected = await definition(from, from + 2 * DAY, DAY, from)
+    expect([...expected.values()].map((r) => r.bucketMs).sort()).toContain(from + DAY)
+    expectSame(await read(from, from + 2 * DAY, DAY, from), expected)
   })
 
   it('reads the whole days from pod_util_1d (emptied, they are missing; the edge hours are not), and the migration backfill restores both tables', async () => {

@@ -161,12 +161,14 @@ const DAY_MS = 86_400_000
  * bound them (resMs, rollFromMs; dayFromMs, dayToMs when days are read): the
  * coarsest resolution that tiles the step, read from the window's start
  * rounded down to it (a row is read whole). Hourly steps read pod_util_1h,
- * steps of whole days read the whole UTC days inside the window from
+ * steps of whole days on a grid starting at a UTC midnight (usageGrid's
+ * always do; OpenCost's may not) read the whole UTC days inside the window from
  * pod_util_1d and the hours before and after them from pod_util_1h: the same
  * sums as reading the hourly rollup, from tables ordered by time with one row
  * per pod rather than per GPU (store/migrations/0003).
  */
-export function podRowsSql(stepMs: number, fromMs: number, toMs: number, params: Params): string {
+export function podRowsSql(grid: Pick<BucketGrid, 'stepMs' | 'originMs'>, fromMs: number, toMs: number, params: Params): string {
+  const { stepMs, originMs } = grid
   const rollup = rollupFor(stepMs)
   if (!rollup) throw new Error(`step ${stepMs} ms is not a whole number of minutes`)
   const rollFromMs = Math.floor(fromMs / rollup.resMs) * rollup.resMs
@@ -175,7 +177,8 @@ export function podRowsSql(stepMs: number, fromMs: number, toMs: number, params:
   if (rollup.resMs !== 3_600_000) return MINUTE_POD_ROWS
   const rows = (table: string, from: string, to: string) => render(POD_TABLE_ROWS, { table, from, to })
   const dayFromMs = Math.ceil(rollFromMs / DAY_MS) * DAY_MS
-  if (stepMs % DAY_MS !== 0 || dayFromMs >= toMs) return rows('pod_util_1h', '{rollFromMs:Int64}', '{toMs:Int64}')
+  // A day row lands in the bucket of its midnight: only buckets that start at midnight hold whole days.
+  if (stepMs % DAY_MS !== 0 || originMs % DAY_MS !== 0 || dayFromMs >= toMs) return rows('pod_util_1h', '{rollFromMs:Int64}', '{toMs:Int64}')
   params.dayFromMs = dayFromMs
   params.dayToMs = Math.max(dayFromMs, Math.floor(toMs / DAY_MS) * DAY_MS)
   return [
@@ -296,7 +299,7 @@ export function rollupFor(stepMs: number): { resMs: number; name: string } | und
 /** Utilization samples of allocated GPUs per group and bucket (podRowsSql says from which rows). */
 export async function utilBuckets(query: QueryFn, spec: UsageSpec): Promise<UtilRow[]> {
   const { slots, params } = keySlots(spec, INTERVAL_KEYS)
-  const podRows = podRowsSql(spec.grid.stepMs, spec.grid.fromMs, spec.grid.toMs, params)
+  const podRows = podRowsSql(spec.grid, spec.grid.fromMs, spec.grid.toMs, params)
   const rows = await query<KeyedRow & { weighted_sum: number; weighted_n: number; samples: number; gr_samples: number }>(render(UTIL_BUCKETS, { ...slots, podRows }), params)
   return rows.map((r) => ({
     group: groupOf(r, spec.groupBy.length),
