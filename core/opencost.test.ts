@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { InputError } from './errors'
-import {
-  allocationSets, columnsOf, parseAccumulate, parseAggregate, parseBool, parseOpenCostWindow, parseStep, planSets,
-  type IdleOptions, type OcAllocUse, type OcCapacityUse,
-} from './opencost'
+import { columnsOf, parseAggregate, parseBool } from './opencost'
+import { parseAccumulate, parseOpenCostWindow, parseStep, planSets } from './opencostPlan'
+import { allocationSets, type IdleOptions, type OcAllocUse, type OcCapacityUse } from './opencostSets'
 
 const H = 3_600_000
 const D = 24 * H

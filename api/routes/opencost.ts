@@ -8,10 +8,9 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { Request, Response, Router } from 'express'
 import { z } from 'zod'
 import { GpuscopeError, InputError } from '../../core/errors'
-import {
-  allocationSets, columnsOf, parseAccumulate, parseAggregate, parseBool, parseOpenCostWindow, parseStep, planSets,
-  type IdleOptions, type OcRow, type OcSet, type SetPlan,
-} from '../../core/opencost'
+import { columnsOf, parseAggregate, parseBool } from '../../core/opencost'
+import { parseAccumulate, parseOpenCostWindow, parseStep, planSets, type SetPlan } from '../../core/opencostPlan'
+import { allocationSets, type IdleOptions, type OcRow, type OcSet } from '../../core/opencostSets'
 import { ocAllocation, ocCapacity, ocUtil, type OcSpec } from '../../store/queries/opencost'
 import { principalOf, teamScope } from '../auth'
 import { statusOf } from '../errorHandler'

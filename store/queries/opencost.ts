@@ -10,7 +10,8 @@
  * `{{slot}}`s are filled only from the fixed column expressions below, never
  * from user input; every value is a bound `{name:Type}` parameter.
  */
-import type { OcAllocUse, OcCapacityUse, OcColumn } from '../../core/opencost'
+import type { OcColumn } from '../../core/opencost'
+import type { OcAllocUse, OcCapacityUse } from '../../core/opencostSets'
 import type { Params, QueryFn } from '../../core/ports'
 import type { UtilRow } from '../../core/usage'
 import { PRICE_CTES } from './fleet'
