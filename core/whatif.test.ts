@@ -3,7 +3,8 @@ import { stepBurst } from '../alerts/burst/policy'
 import { planActions, type EnforcerPolicy } from '../alerts/enforcer/plan'
 import type { BurstPoolConfig } from '../config/alerts'
 import { defaultIdlePolicy, type GpuMinute, type IdlePolicy } from './idle'
-import { kernelOf, replayWhatif, whatifKey, type KernelPoll, type WhatifOptions, type WhatifWorkload } from './whatif'
+import { kernelOf, whatifKey, type KernelPoll, type WhatifOptions, type WhatifWorkload } from './whatif'
+import { replayWhatif } from './whatifReplay'
 
 // Hand-made histories whose answers are known. T0 is a whole hour; the window is
 // [T0, T0 + 8 h) in 5-minute steps; samples every minute on every GPU. Jobs use a

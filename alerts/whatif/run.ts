@@ -1,7 +1,7 @@
 /**
  * The policy what-if, IO side: loads the recorded history of the window from
  * the store (pods, node capacity, then GPU-minutes and kernel polls a day at
- * a time so memory stays bounded), runs the pure replay (core/whatif.ts) with
+ * a time so memory stays bounded), runs the pure replay (core/whatifReplay.ts) with
  * the live enforcer planning and burst policy functions, and returns the
  * report beside the recorded audit counts. Read only: it never talks to a
  * cluster, a cloud or Slack, and writes no row (not even to the actions table).
@@ -11,7 +11,8 @@ import type { WhatifPolicy } from '../../config/whatif'
 import type { IdlePolicy } from '../../core/idle'
 import type { QueryFn } from '../../core/ports'
 import { formatDuration } from '../../core/windows'
-import { lookbackMsOf, WhatifReplay, type WhatifReport } from '../../core/whatif'
+import { lookbackMsOf, type WhatifReport } from '../../core/whatif'
+import { WhatifReplay } from '../../core/whatifReplay'
 import { loadWhatifMinutes, loadWhatifNodes, loadWhatifPolls, loadWhatifWorkloads, PodIndex, recordedActionCounts, type RecordedActionCount } from '../../store/queries/whatif'
 import { ACTIONS } from '../audit'
 import { stepBurst } from '../burst/policy'
