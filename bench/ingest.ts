@@ -195,7 +195,7 @@ function printReport(s: Summary): void {
   const out = [
     `ingest: ${fmt(s.rows)} gpu_samples rows in ${s.seconds.toFixed(3)} s = ${fmt(s.rowsPerSec)} rows/s (batch ${fmt(s.batchRows)}, ${s.inserts} inserts, TabSeparated, ${s.bodyMiB} MiB of TSV); ${s.cpuSeconds.toFixed(3)} s CPU`,
     `  JS encoding: encodeRows alone on the same rows and batches: ${s.encodeAloneSeconds.toFixed(3)} s (${fmt(Math.round(s.rows / s.encodeAloneSeconds))} rows/s)`,
-    `  chDB insert calls (parse, MergeTree write, 2 rollup views; overlaps the next batch's encoding): ${s.insertCallSeconds.toFixed(3)} s`,
+    `  chDB insert calls (parse, MergeTree write, rollup views; overlaps the next batch's encoding): ${s.insertCallSeconds.toFixed(3)} s`,
     `  peak RSS: ${s.peakRssMiB} MiB sampled, ${s.maxRssMiB} MiB maxRSS (${s.rssAfterGenerateMiB} MiB after generating the rows)`,
     `  landed: gpu_samples ${fmt(s.landed.raw)}, gpu_samples_1m sum(samples) ${fmt(s.landed.minute)}, gpu_samples_1h sum(samples) ${fmt(s.landed.hour)}: ${s.ok ? 'all rows stored' : `MISMATCH, expected ${fmt(s.rows)}`}`,
     JSON.stringify(s),
