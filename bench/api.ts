@@ -14,15 +14,15 @@ import { createStore, type Store } from '../store/client'
 import { migrate } from '../store/migrate'
 import { createWriters, type StoreWriters } from '../store/sinks'
 import { build, DAY_MS, HOUR_MS, MIN_MS } from './apiFleet'
-import { positiveIntFlag, type Benchmark } from './benchmark'
+import { FlagError, positiveIntFlag, type Benchmark } from './benchmark'
 import { secondsSince, stderrLogger } from './measure'
 
 /**
  * `api`: latency of the analytics API (issue #5) on a synthetic fleet of
  * 1,000 GPUs x 90 days: 125 nodes x 8 GPUs in four pools (three on-prem, one
  * cloud burst pool whose nodes come and go), node_state rows as the
- * Kubernetes collector writes them (a row per change plus its 5-minute
- * heartbeat row per node), ~80k pod intervals over teams, projects and users,
+ * Kubernetes collector writes them (a row per change; `--node-heartbeat-min`
+ * adds the repeated rows older collectors wrote), ~80k pod intervals over teams, projects and users,
  * and 90 days of 1-minute utilization rollups (the 1-hour rollup is filled
  * from them by its materialized view). Raw gpu_samples are not generated: the
  * analytics read only the rollups, and 130M minute rows are built in SQL
@@ -47,7 +47,7 @@ interface Options {
   rateSeconds: number
   maxLoad: number
   loadWaits: number
-  /** The collector's node heartbeat (collector.kubernetes.nodeHeartbeatMs): hourly since it stopped writing one every 5 minutes. */
+  /** Unchanged node rows repeated every this many ms, as older collectors wrote them (60 min, 5 min before that); 0 = changes only, as the collector writes node_state now. */
   nodeHeartbeatMs: number
 }
 
@@ -174,7 +174,7 @@ function parseFlags(argv: string[]): Options {
     rateSeconds: positiveIntFlag('rate-seconds', values['rate-seconds'], 15),
     maxLoad: Number(values['max-load'] ?? 1.5),
     loadWaits: positiveIntFlag('load-waits', values['load-waits'], 6),
-    nodeHeartbeatMs: positiveIntFlag('node-heartbeat-min', values['node-heartbeat-min'], 60) * MIN_MS,
+    nodeHeartbeatMs: nonNegativeMinutes(values['node-heartbeat-min']) * MIN_MS,
   }
 }
 
@@ -191,6 +191,14 @@ async function ensureFleet(store: Store, writers: StoreWriters, dir: string, opt
   }
   else process.stderr.write(`api: reusing the fleet in ${dir} (data ends ${new Date(endMs).toISOString()})\n`)
   return endMs
+}
+
+/** --node-heartbeat-min: whole minutes, 0 allowed (no repeated rows). */
+function nonNegativeMinutes(raw: string | undefined): number {
+  if (raw === undefined) return 0
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 0) throw new FlagError(`--node-heartbeat-min must be a whole number of minutes >= 0, got '${raw}'`)
+  return n
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -252,7 +260,7 @@ export const apiBench: Benchmark = {
 --days N        days of history (default 90)
 --pods N        pod intervals, about (default 80000)
 --end TIME      the data's "now" (default: two days into the current quarter, so the last quarter is in the history)
---node-heartbeat-min N  the collector's node heartbeat when building (default 60, as collector.kubernetes.nodeHeartbeatMs; 5 = before)
+--node-heartbeat-min N  repeat unchanged node rows every N minutes when building, as older collectors did (60, 5 before that); default 0: changes only, as node_state is written now
 --requests N    sequential requests per endpoint (default 20; /chargeback gets half)
 --rate N        /summary requests per second for the load run (default 500)
 --rate-seconds  length of the load run (default 15)

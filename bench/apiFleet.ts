@@ -93,8 +93,9 @@ function planNodes(rand: () => number, t0: number, end: number): NodePlan[] {
   return plans
 }
 
-/** node_state as the collector writes it: every change, and every node's current row on each node heartbeat while it is there. */
+/** node_state as the collector writes it: every change; with heartbeatMs > 0 also every node's current row on each heartbeat while it is there (older collectors). */
 function nodeStateRows(plan: NodePlan, t0: number, end: number, heartbeatMs: number): NodeState[] {
+  if (heartbeatMs === 0) return [...plan.changes]
   const rows: NodeState[] = []
   let next = 0
   let current: NodeState | undefined

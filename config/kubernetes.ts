@@ -79,9 +79,10 @@ export const kubernetesSchema = z
     /** How often every open interval's last_seen is re-written (and node heartbeats are considered). */
     heartbeatMs: positiveInt.default(300_000),
     /**
-     * How often every GPU node's unchanged state is re-written. Capacity holds from one node_state row to the
-     * next, so these rows only mark the node as still watched; every 5 minutes they were 98% of node_state
-     * and what the capacity queries spent their time scanning (docs/benchmarks.md, bench api).
+     * How often every GPU node is checked against the API's state: a changed node gets its node_state row, an
+     * unchanged one its time in node_seen ("still watched"). node_state holds changes only: capacity holds from
+     * one row to the next, and repeated rows (98% of node_state at a 5-minute heartbeat) were what capacity
+     * queries spent their time scanning (docs/benchmarks.md, bench api).
      */
     nodeHeartbeatMs: positiveInt.default(3_600_000),
     /** Watch backoff after an error, doubling up to the max (also the retry period of an absent Notebook CRD). */

@@ -81,6 +81,13 @@ export interface NodeState {
   schedulable: boolean
 }
 
+/** The collector still watches a GPU node whose state has not changed (its heartbeat; node_state keeps changes only). */
+export interface NodeSeen {
+  cluster: string
+  node: string
+  seenMs: number
+}
+
 /** Jupyter kernel activity for one notebook at one poll. */
 export interface NotebookActivity {
   tsMs: number

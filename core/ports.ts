@@ -2,7 +2,7 @@
  * Small interfaces the adapters implement (store/, collector/, alerts/); core
  * and the report code depend on these, never on a driver.
  */
-import type { ActionRecord, CloudInstance, GpuSample, NodeState, NotebookActivity, Price, WorkloadInterval } from './model'
+import type { ActionRecord, CloudInstance, GpuSample, NodeSeen, NodeState, NotebookActivity, Price, WorkloadInterval } from './model'
 
 /** Query parameters bound server-side as `{name:Type}`; never spliced into SQL text. */
 export type Params = Record<string, unknown>
@@ -20,6 +20,7 @@ export interface StoreSinks {
   gpuSamples: Sink<GpuSample>
   workloadIntervals: Sink<WorkloadInterval>
   nodeState: Sink<NodeState>
+  nodeSeen: Sink<NodeSeen>
   notebookActivity: Sink<NotebookActivity>
   cloudInstances: Sink<CloudInstance>
   prices: Sink<Price>

@@ -41,6 +41,7 @@ export const SHARD_KEYS: Readonly<Record<string, string>> = {
   gpu_samples_1m: 'cityHash64(cluster, node)',
   gpu_samples_1h: 'cityHash64(cluster, node)',
   node_state: 'cityHash64(cluster, node)',
+  node_seen: 'cityHash64(cluster, node)',
   workload_intervals: 'cityHash64(cluster, pod_uid)',
   notebook_activity: 'cityHash64(cluster, namespace, notebook)',
   cloud_instances: 'cityHash64(provider, instance_id)',

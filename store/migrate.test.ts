@@ -34,7 +34,7 @@ describe('migrate on embedded chDB', () => {
     const rows = await store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name', { db: 'gpuscope' })
     expect(rows.map((r) => r.name)).toEqual([
       'actions', 'cloud_instances', 'gpu_samples', 'gpu_samples_1h', 'gpu_samples_1h_mv', 'gpu_samples_1m', 'gpu_samples_1m_mv',
-      'node_state', 'notebook_activity', 'pod_activity_1m', 'pod_activity_1m_mv', 'pod_util_1d', 'pod_util_1d_mv', 'pod_util_1h', 'pod_util_1h_mv', 'prices', 'schema_migrations', 'workload_intervals',
+      'node_seen', 'node_state', 'notebook_activity', 'pod_activity_1m', 'pod_activity_1m_mv', 'pod_util_1d', 'pod_util_1d_mv', 'pod_util_1h', 'pod_util_1h_mv', 'prices', 'schema_migrations', 'workload_intervals',
     ])
   })
 

@@ -1,7 +1,7 @@
 import type { WriterConfig } from '../config/schema'
 import type { Logger, StoreSinks } from '../core/ports'
 import type { Store } from './client'
-import { actionsSpec, cloudInstancesSpec, gpuSamplesSpec, nodeStateSpec, notebookActivitySpec, pricesSpec, workloadIntervalsSpec } from './tables'
+import { actionsSpec, cloudInstancesSpec, gpuSamplesSpec, nodeSeenSpec, nodeStateSpec, notebookActivitySpec, pricesSpec, workloadIntervalsSpec } from './tables'
 import { BatchWriter, type WriterStats } from './writer'
 
 /** One batching writer per table, behind the StoreSinks port. */
@@ -21,6 +21,7 @@ export function createWriters(store: Store, config: WriterConfig, logger: Logger
     gpuSamples: new BatchWriter(gpuSamplesSpec, config, deps),
     workloadIntervals: new BatchWriter(workloadIntervalsSpec, config, deps),
     nodeState: new BatchWriter(nodeStateSpec, config, deps),
+    nodeSeen: new BatchWriter(nodeSeenSpec, config, deps),
     notebookActivity: new BatchWriter(notebookActivitySpec, config, deps),
     cloudInstances: new BatchWriter(cloudInstancesSpec, config, deps),
     prices: new BatchWriter(pricesSpec, config, deps),

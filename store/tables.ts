@@ -1,4 +1,4 @@
-import type { ActionRecord, CloudInstance, GpuSample, NodeState, NotebookActivity, Price, WorkloadInterval } from '../core/model'
+import type { ActionRecord, CloudInstance, GpuSample, NodeSeen, NodeState, NotebookActivity, Price, WorkloadInterval } from '../core/model'
 import { bool, json, num, optNum, optTs, str, ts, type Encoder, type TableSpec } from './tsv'
 
 /** Builds a spec from `[column, encoder]` pairs so names and encoders cannot drift apart. */
@@ -66,6 +66,13 @@ export const nodeStateSpec = spec<NodeState>('node_state', [
   ['allocatable_gpus', num((r) => r.allocatableGpus)],
   ['ready', bool((r) => r.ready)],
   ['schedulable', bool((r) => r.schedulable)],
+])
+
+/** Insert layout of node_seen. */
+export const nodeSeenSpec = spec<NodeSeen>('node_seen', [
+  ['cluster', str((r) => r.cluster)],
+  ['node', str((r) => r.node)],
+  ['last_seen_ts', ts((r) => r.seenMs)],
 ])
 
 /** Insert layout of notebook_activity. */

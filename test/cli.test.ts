@@ -21,7 +21,7 @@ describe('gpuscope CLI', () => {
     expect(first.stdout).toContain('applied 0001_core_tables.sql')
     const second = await run(['migrate'], env)
     expect(second).toMatchObject({ code: 0 })
-    expect(second.stdout).toMatch(/\(0 applied, 3 already applied\)/)
+    expect(second.stdout).toMatch(/\(0 applied, 4 already applied\)/)
   })
 
   it('config print shows the effective config with secrets redacted; --config goes before the subcommand', async () => {

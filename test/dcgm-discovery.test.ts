@@ -42,7 +42,7 @@ async function startSources(extra: Record<string, unknown> = {}, waitForList = t
   const kube = kubernetesSchema.parse({ clusters: [{ name: 'lab', server: apiUrl, insecureSkipTlsVerify: true }], backoffBaseMs: 20, backoffMaxMs: 100 })
   const recorder: Sink<GpuSample> = { async write(batch) { rows.push(...batch) } }
   const deps: CollectorDeps = {
-    sinks: { gpuSamples: recorder, workloadIntervals: noop, nodeState: noop, notebookActivity: noop, cloudInstances: noop, prices: noop, actions: noop },
+    sinks: { gpuSamples: recorder, workloadIntervals: noop, nodeState: noop, nodeSeen: noop, notebookActivity: noop, cloudInstances: noop, prices: noop, actions: noop },
     query: async () => [],
     logger,
     now: Date.now,

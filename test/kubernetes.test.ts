@@ -170,7 +170,7 @@ describe('owners, teams and notebooks', () => {
 })
 
 describe('rows follow changes, not events', () => {
-  it('writes node_state on appearance, change and heartbeat only; updates one interval per pod; rewrites last_seen of open intervals on the heartbeat', async () => {
+  it('writes node_state on appearance and change only, node_seen on the node heartbeat; updates one interval per pod; rewrites last_seen of open intervals on the heartbeat', async () => {
     const { fake, url } = await fakeApi()
     let clock = Date.UTC(2025, 0, 1)
     const gpuNode = { metadata: { name: 'g1', labels: { 'nvidia.com/gpu.product': 'NVIDIA-L4' } }, status: { capacity: { 'nvidia.com/gpu': '8' }, conditions: [{ type: 'Ready', status: 'True' }] } }
@@ -212,13 +212,24 @@ describe('rows follow changes, not events', () => {
     const after = await q<Row>(INTERVALS, { c: 'changes' })
     expect(after.find((r) => r.pod === 'waiter')?.seen_ms).toBe(clock)
     expect(after.find((r) => r.pod === 'done')?.seen_ms).toBe(before.find((r) => r.pod === 'done')?.seen_ms)
-    expect((await nodeRows()).map((r) => [r.node, r.ts])).toEqual([['g1', Date.UTC(2025, 0, 1)], ['g1', Date.UTC(2025, 0, 1)], ['g1', clock]])
-    // The next interval heartbeat, before nodeHeartbeatMs has passed again, writes no node row but still refreshes last_seen.
+    // The node heartbeat repeats no unchanged row into node_state (changes only); it marks the node seen in node_seen.
+    const seenRows = () => q<{ node: string; seen: number }>(
+      'SELECT node, toUnixTimestamp64Milli(last_seen_ts) AS seen FROM node_seen FINAL WHERE cluster = {c:String} ORDER BY node', { c: 'changes' })
+    expect((await nodeRows()).map((r) => [r.node, r.ts])).toEqual([['g1', Date.UTC(2025, 0, 1)], ['g1', Date.UTC(2025, 0, 1)]])
+    expect(await seenRows()).toEqual([{ node: 'g1', seen: clock }])
+    // The next interval heartbeat, before nodeHeartbeatMs has passed again, marks nothing but still refreshes last_seen.
     const nodeBeat = clock
     clock += 300_000
     source.heartbeat()
     await source.flush()
-    expect((await nodeRows()).map((r) => r.ts)).toEqual([Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 1), nodeBeat])
+    expect((await nodeRows()).map((r) => r.ts)).toEqual([Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 1)])
+    expect(await seenRows()).toEqual([{ node: 'g1', seen: nodeBeat }])
+    // After nodeHeartbeatMs, the next node heartbeat moves node_seen on; node_state still has no repeat.
+    clock += 600_000
+    source.heartbeat()
+    await source.flush()
+    expect(await seenRows()).toEqual([{ node: 'g1', seen: clock }])
+    expect(await nodeRows()).toHaveLength(2)
     expect((await q<Row>(INTERVALS, { c: 'changes' })).find((r) => r.pod === 'waiter')?.seen_ms).toBe(clock)
 
     clock += 1_000

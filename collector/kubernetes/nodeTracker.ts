@@ -1,8 +1,9 @@
 /**
  * Nodes -> node_state: a row when a GPU node appears, when anything in its
  * row changes (not on every watch event: kubelets update status every few
- * seconds), on the heartbeat, and a "gone" row (no GPUs, not Ready) when it
- * leaves, including nodes that left while the collector was not watching.
+ * seconds), and a "gone" row (no GPUs, not Ready) when it leaves, including
+ * nodes that left while the collector was not watching. The heartbeat marks
+ * unchanged nodes in node_seen instead of repeating their rows.
  */
 import type { NodeState } from '../../core/model'
 import type { Logger, QueryFn } from '../../core/ports'
@@ -36,14 +37,17 @@ export class NodeTracker {
     this.reconciler = new RetryLoop(() => this.reconcile(), deps.backoff, deps.failed)
   }
 
-  /** A node was added or modified; `heartbeat` writes its row even when unchanged. */
+  /** A node was added or modified: its row when it changed; on the heartbeat (`heartbeat`), an unchanged node is marked seen (node_seen). */
   upsert(node: Node, nowMs = this.deps.now(), heartbeat = false): void {
     const row = nodeState(node, this.deps.ctx, nowMs)
     const prev = this.last.get(row.node)
     if (!prev && !isGpuNode(node, row, this.deps.ctx)) return
-    if (prev && !heartbeat && sameNodeState(prev, row)) return
+    if (prev && sameNodeState(prev, row)) {
+      if (heartbeat) this.deps.pending.nodeSeen({ cluster: row.cluster, node: row.node, seenMs: nowMs })
+      return
+    }
     this.last.set(row.node, row)
-    this.deps.pending.node(row, heartbeat && prev !== undefined && sameNodeState(prev, row))
+    this.deps.pending.node(row)
   }
 
   /** A node was deleted (or is missing from a relist, at nowMs = the list time). */

@@ -2,9 +2,10 @@
  * Rows on their way to the store, kept until the store has them. Workload
  * intervals are keyed by pod uid (the table keeps the newest row per pod, so
  * only the latest row per pod needs to be written); node states are history,
- * so every change is kept in order.
+ * so every change is kept in order; a node's heartbeat (node_seen) only needs
+ * its newest time.
  */
-import type { NodeState, WorkloadInterval } from '../../core/model'
+import type { NodeSeen, NodeState, WorkloadInterval } from '../../core/model'
 import type { StoreSinks } from '../../core/ports'
 import { Backoff, RetryLoop } from './backoff'
 
@@ -24,10 +25,11 @@ export class PendingWrites {
   private inFlight = new Map<string, WorkloadInterval>()
   private nodes: NodeState[] = []
   private readonly queuedNodes = new Set<string>()
+  private seen = new Map<string, NodeSeen>()
   private readonly loop: RetryLoop
 
   constructor(
-    private readonly sinks: Pick<StoreSinks, 'workloadIntervals' | 'nodeState'>,
+    private readonly sinks: Pick<StoreSinks, 'workloadIntervals' | 'nodeState' | 'nodeSeen'>,
     backoff: Backoff,
     private readonly events: PendingEvents,
   ) {
@@ -40,14 +42,17 @@ export class PendingWrites {
     this.loop.request()
   }
 
-  /**
-   * Queues a node state row. A heartbeat row is skipped while a row of the
-   * same node is still queued: that row already says the node is there.
-   */
-  node(row: NodeState, heartbeat = false): void {
-    if (heartbeat && this.queuedNodes.has(row.node)) return
+  /** Queues a node state row (a change). */
+  node(row: NodeState): void {
     this.nodes.push(row)
     this.queuedNodes.add(row.node)
+    this.loop.request()
+  }
+
+  /** Queues a node's heartbeat; skipped while a state row of the node is queued (that row already says the node is there). */
+  nodeSeen(row: NodeSeen): void {
+    if (this.queuedNodes.has(row.node)) return
+    this.seen.set(row.node, row)
     this.loop.request()
   }
 
@@ -58,7 +63,7 @@ export class PendingWrites {
 
   /** Rows waiting (queued or being written). */
   get size(): number {
-    return this.intervals.size + this.inFlight.size + this.nodes.length
+    return this.intervals.size + this.inFlight.size + this.nodes.length + this.seen.size
   }
 
   /** Writes what is queued now, without waiting for a scheduled retry; resolves after that attempt (a failure stays queued). */
@@ -73,16 +78,19 @@ export class PendingWrites {
   }
 
   private async writeOnce(): Promise<void> {
-    while (this.intervals.size > 0 || this.nodes.length > 0) {
+    while (this.intervals.size > 0 || this.nodes.length > 0 || this.seen.size > 0) {
       const intervals = this.intervals
       const nodes = this.nodes
+      const seen = this.seen
       this.intervals = new Map()
       this.inFlight = intervals
       this.nodes = []
+      this.seen = new Map()
       this.queuedNodes.clear()
-      const [iv, ns] = await Promise.allSettled([
+      const [iv, ns, sn] = await Promise.allSettled([
         intervals.size > 0 ? this.sinks.workloadIntervals.write([...intervals.values()]) : Promise.resolve(),
         nodes.length > 0 ? this.sinks.nodeState.write(nodes) : Promise.resolve(),
+        seen.size > 0 ? this.sinks.nodeSeen.write([...seen.values()]) : Promise.resolve(),
       ])
       this.inFlight = new Map()
       let stored = 0
@@ -90,9 +98,11 @@ export class PendingWrites {
       else stored += intervals.size
       if (ns.status === 'rejected') this.requeueNodes(nodes)
       else stored += nodes.length
+      // A newer heartbeat of the node queued meanwhile replaces the failed one.
+      if (sn.status === 'rejected') for (const [node, row] of seen) this.seen.set(node, this.seen.get(node) ?? row)
+      else stored += seen.size
       if (stored > 0) this.events.stored(stored)
-      if (iv.status === 'rejected') throw iv.reason
-      if (ns.status === 'rejected') throw ns.reason
+      for (const r of [iv, ns, sn]) if (r.status === 'rejected') throw r.reason
     }
   }
 
