@@ -6,12 +6,13 @@
  * with the reason; the run goes on.
  */
 import type { Command } from 'commander'
+import { stringify } from 'csv-stringify/sync'
 import { InputError } from '../core/errors'
 import { BACKTEST_DIGITS, formatTable, type PlainTable } from '../forecasting/backtestReport'
 import { forecastBatch, MAX_WORKERS, type BatchInput, type SeriesAnswer } from '../forecasting/batch/index'
 import { listSelectors } from '../forecasting/demand'
 import { probIndex } from '../forecasting/intervals'
-import { formatHours, HOUR_MS, type HourlySeries } from '../forecasting/series'
+import { endOf, formatHours, type HourlySeries } from '../forecasting/series'
 import { heliosBatch, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
 import { tuned, type CliIo } from './forecast'
 
@@ -58,7 +59,7 @@ async function runBatch(io: CliIo, opts: BatchOpts): Promise<void> {
   parseHorizonHours(horizon, io.nowMs)
   if (opts.series) opts.series = [...new Set(opts.series)]
   const loaded = await loadSeries(io, opts)
-  const inputs: BatchInput[] = loaded.flatMap((l) => ('series' in l ? [{ ...l, horizonHours: parseHorizonHours(horizon, l.series.startMs + l.series.values.length * HOUR_MS) }] : []))
+  const inputs: BatchInput[] = loaded.flatMap((l) => ('series' in l ? [{ ...l, horizonHours: parseHorizonHours(horizon, endOf(l.series)) }] : []))
   const started = Date.now()
   let reported = 0
   io.err(`forecast batch: ${inputs.length} series, horizon ${horizon}${workers ? `, ${workers} worker(s)` : ''}`)
@@ -76,7 +77,7 @@ async function runBatch(io: CliIo, opts: BatchOpts): Promise<void> {
   const rows: SeriesAnswer[] = loaded.map((l) => ('series' in l ? byLabel.get(l.label)! : { label: l.label, hours: 0, error: l.error }))
   if (format === 'json') return io.out(JSON.stringify(rows, null, 2))
   const table = batchTable(rows)
-  if (format === 'csv') return io.out([table.columns.join(','), ...table.rows.map((r) => table.columns.map((c) => csvCell(r[c])).join(','))].join('\n'))
+  if (format === 'csv') return io.out(stringify(table.rows, { header: true, columns: table.columns }).trimEnd())
   io.out(formatTable(table, { ...BACKTEST_DIGITS, naiveSmapePct: 2, peakP50Gpus: 1, peakP90Gpus: 1 }))
   const failed = rows.filter((r) => r.error).length
   io.out(`${rows.length - failed} series forecast${failed > 0 ? `, ${failed} not (see note)` : ''}; P50/P90 peak = highest hourly quantile over the horizon`)
@@ -135,10 +136,4 @@ export function batchTable(answers: readonly SeriesAnswer[]): PlainTable {
     coverage80Pct: null, peakP50Gpus: null, peakP90Gpus: null, note: `not forecast: ${a.error ?? 'no answer'}`,
   }))
   return { columns, rows: [...ok, ...refused] }
-}
-
-const csvCell = (v: unknown): string => {
-  if (v === null || v === undefined) return ''
-  const s = String(v)
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
