@@ -15,7 +15,7 @@ import { ocAllocation, ocCapacity, ocUtil, type OcSpec } from '../../store/queri
 import { principalOf, teamScope } from '../auth'
 import { statusOf } from '../errorHandler'
 import { errorResponses, toCsv, type RouteDeps, type Table } from '../route'
-import { ocAllocationAnswer, ocError, ocSummaryAnswer } from '../schemas/opencost'
+import { ocAllocationAnswer, ocError, ocSummaryAnswer, SUMMARY_ZEROS, ZERO_FIELDS } from '../schemas/opencost'
 
 const text = (what: string) => z.string().optional().describe(what)
 
@@ -150,13 +150,6 @@ function averages(r: OcRow) {
   return { minutes: hours * 60, request, usage: efficiency === null ? null : efficiency * request, efficiency }
 }
 
-const ZERO_FIELDS = [
-  'cpuCores', 'cpuCoreRequestAverage', 'cpuCoreLimitAverage', 'cpuCoreUsageAverage', 'cpuCoreHours', 'cpuCost', 'cpuCostAdjustment', 'cpuCostIdle', 'cpuEfficiency',
-  'networkTransferBytes', 'networkReceiveBytes', 'networkCost', 'networkCrossZoneCost', 'networkCrossRegionCost', 'networkInternetCost', 'networkCostAdjustment',
-  'loadBalancerCost', 'loadBalancerCostAdjustment', 'pvBytes', 'pvByteHours', 'pvCost', 'pvCostAdjustment',
-  'ramBytes', 'ramByteRequestAverage', 'ramByteLimitAverage', 'ramByteUsageAverage', 'ramByteHours', 'ramCost', 'ramCostAdjustment', 'ramCostIdle', 'ramEfficiency',
-  'externalCost', 'sharedCost',
-] as const
 const zeros = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, 0]))
 
 /** One OpenCost Allocation: GPU fields from gpuscope, the other resources 0, and gpuscope's used/unknown GPU-hours beside them. */
@@ -186,7 +179,6 @@ function allocationJson(s: OcSet, r: OcRow) {
   }
 }
 
-const SUMMARY_ZEROS = ['cpuCoreRequestAverage', 'cpuCoreUsageAverage', 'cpuCost', 'cpuCostIdle', 'networkCost', 'loadBalancerCost', 'pvCost', 'ramByteRequestAverage', 'ramByteUsageAverage', 'ramCost', 'ramCostIdle', 'sharedCost', 'externalCost'] as const
 
 /** OpenCost's SummaryAllocationSetRange: step in nanoseconds (Go's time.Duration), sets of allocations by name, the window. */
 function summaryJson(plan: SetPlan, sets: readonly OcSet[]) {

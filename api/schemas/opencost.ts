@@ -10,14 +10,16 @@ const nullableNumber = z.number().nullable()
 const ocTime = isoTime.describe("RFC 3339 in seconds, as Go's time.RFC3339 prints it")
 const OcWindow = z.strictObject({ start: ocTime, end: ocTime })
 
-const ZERO_FIELDS = [
+/** OpenCost Allocation fields gpuscope always answers 0 (it charges GPUs only); the route fills them from this list. */
+export const ZERO_FIELDS = [
   'cpuCores', 'cpuCoreRequestAverage', 'cpuCoreLimitAverage', 'cpuCoreUsageAverage', 'cpuCoreHours', 'cpuCost', 'cpuCostAdjustment', 'cpuCostIdle', 'cpuEfficiency',
   'networkTransferBytes', 'networkReceiveBytes', 'networkCost', 'networkCrossZoneCost', 'networkCrossRegionCost', 'networkInternetCost', 'networkCostAdjustment',
   'loadBalancerCost', 'loadBalancerCostAdjustment', 'pvBytes', 'pvByteHours', 'pvCost', 'pvCostAdjustment',
   'ramBytes', 'ramByteRequestAverage', 'ramByteLimitAverage', 'ramByteUsageAverage', 'ramByteHours', 'ramCost', 'ramCostAdjustment', 'ramCostIdle', 'ramEfficiency',
   'externalCost', 'sharedCost',
 ] as const
-const SUMMARY_ZEROS = ['cpuCoreRequestAverage', 'cpuCoreUsageAverage', 'cpuCost', 'cpuCostIdle', 'networkCost', 'loadBalancerCost', 'pvCost', 'ramByteRequestAverage', 'ramByteUsageAverage', 'ramCost', 'ramCostIdle', 'sharedCost', 'externalCost'] as const
+/** The same for a summary allocation. */
+export const SUMMARY_ZEROS = ['cpuCoreRequestAverage', 'cpuCoreUsageAverage', 'cpuCost', 'cpuCostIdle', 'networkCost', 'loadBalancerCost', 'pvCost', 'ramByteRequestAverage', 'ramByteUsageAverage', 'ramCost', 'ramCostIdle', 'sharedCost', 'externalCost'] as const
 const zeros = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, z.number().describe('always 0: gpuscope charges GPUs only')]))
 
 /** OpenCost's AllocationProperties, as far as gpuscope fills them. */
