@@ -63,6 +63,13 @@ price AS (
   FROM prices FINAL WHERE gpus > 0
 )`
 
+/** Each node's latest pool, model, provider, instance type and lifecycle: what its allocation is priced by. */
+export const PRICED_NODES_CTE = `nodes AS (
+  SELECT cluster, node, argMax(pool, ts) AS pool, argMax(gpu_model, ts) AS gpu_model, argMax(provider, ts) AS provider,
+         argMax(instance_type, ts) AS instance_type, if(argMax(spot, ts), 'spot', 'on-demand') AS lifecycle
+  FROM node_state GROUP BY cluster, node
+)`
+
 /** A node whose GPUs may have a cloud price: everything but on-prem (whose rates are the rate card's). */
 const CLOUD = "provider NOT IN ('', 'onprem')"
 
@@ -95,11 +102,7 @@ GROUP BY {{keys}}gpu_model, pool, provider, price`
 /** Allocation per chargeback row on each kind of node (its latest state), at each price. */
 const ALLOCATION_COST = `
 WITH ${PRICE_CTES},
-nodes AS (
-  SELECT cluster, node, argMax(pool, ts) AS pool, argMax(gpu_model, ts) AS gpu_model, argMax(provider, ts) AS provider,
-         argMax(instance_type, ts) AS instance_type, if(argMax(spot, ts), 'spot', 'on-demand') AS lifecycle
-  FROM node_state GROUP BY cluster, node
-),
+${PRICED_NODES_CTE},
 spans AS (
   SELECT {{keyExprs}}i.cluster AS cluster, i.node AS node, i.gpus AS gpus, x.gpu_model AS gpu_model, x.pool AS pool, x.provider AS provider,
          x.instance_type AS instance_type, x.lifecycle AS lifecycle,

@@ -14,7 +14,7 @@ import type { OcColumn } from '../../core/opencost'
 import type { OcAllocUse, OcCapacityUse } from '../../core/opencostSets'
 import type { Params, QueryFn } from '../../core/ports'
 import type { UtilRow } from '../../core/usage'
-import { PRICE_CTES } from './fleet'
+import { PRICE_CTES, PRICED_NODES_CTE } from './fleet'
 import { podRowsSql, render, UTIL_BUCKETS } from './usage'
 
 /** Column expressions over a workload interval `i`. */
@@ -70,11 +70,7 @@ GROUP BY {{keys}}bucket_ms, cluster, sn, gpu_model, pool, provider, price`
 /** Allocation per group on each node (its latest pool, model, provider, type), clipped to the window and to now. */
 const ALLOCATION = `
 WITH ${PRICE_CTES},
-nodes AS (
-  SELECT cluster, node, argMax(pool, ts) AS pool, argMax(gpu_model, ts) AS gpu_model, argMax(provider, ts) AS provider,
-         argMax(instance_type, ts) AS instance_type, if(argMax(spot, ts), 'spot', 'on-demand') AS lifecycle
-  FROM node_state GROUP BY cluster, node
-),
+${PRICED_NODES_CTE},
 raw AS (
   SELECT {{keyExprs}}i.cluster AS cluster, i.node AS node, i.gpus AS gpus, x.gpu_model AS gpu_model, x.pool AS pool, x.provider AS provider,
          x.instance_type AS instance_type, x.lifecycle AS lifecycle,
