@@ -24,6 +24,16 @@ export const KernelSummary = z.strictObject({ busyNow: z.boolean(), lastActivity
 /** core/idleMachine.ts NextAction. */
 export const NextAction = z.strictObject({ action: z.enum(['warn', 'stop']), atMs: epochMs }).describe('what the enforcer does next, and when')
 
+/** The evidence facts an idle verdict rests on (core/idleMachine.ts), shared by the assessment and GET /idle's evidence. */
+const evidenceFields = {
+  metric: IdleMetric,
+  coverageRatio: nullableNumber,
+  maxUtilRatio: nullableNumber,
+  lastGpuActivityMs: nullableNumber,
+  fbUsedMaxBytes: nullableNumber,
+  kernel: KernelSummary.nullable(),
+}
+
 /** The idle assessment of a running workload as GET /workloads/{id} shows it (core/idleMachine.ts IdleAssessment, absent fields as null). */
 export const IdleAssessment = z
   .strictObject({
@@ -33,12 +43,7 @@ export const IdleAssessment = z
     idleSinceMs: nullableNumber,
     idleSinceExact: z.boolean(),
     wastedGpuHours: z.number(),
-    metric: IdleMetric,
-    coverageRatio: nullableNumber,
-    maxUtilRatio: nullableNumber,
-    lastGpuActivityMs: nullableNumber,
-    fbUsedMaxBytes: nullableNumber,
-    kernel: KernelSummary.nullable(),
+    ...evidenceFields,
     warnedAtMs: nullableNumber,
     stoppedAtMs: nullableNumber,
     nextAction: NextAction.nullable(),
@@ -70,12 +75,7 @@ export const IdleWorkload = z
     nextAction: NextAction.nullable(),
     evidence: z.strictObject({
       windowMs: z.number(),
-      metric: IdleMetric,
-      coverageRatio: nullableNumber,
-      maxUtilRatio: nullableNumber,
-      lastGpuActivityMs: nullableNumber,
-      fbUsedMaxBytes: nullableNumber,
-      kernel: KernelSummary.nullable(),
+      ...evidenceFields,
       series: z.array(UtilPoint).describe('utilization over the evidence window; null where unsampled'),
     }),
     signals: z.array(Signal),

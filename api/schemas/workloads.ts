@@ -1,7 +1,8 @@
 /** Response schemas of /workloads, /workloads/{id} and /workloads/{id}/logs (api/routes/workloads.ts). */
 import { z } from 'zod'
-import { anyJson, isoTime, IsoWindow, orNull } from './common'
+import { isoTime, IsoWindow, orNull } from './common'
 import { IdleAssessment } from './idle'
+import { ActionRecord } from './alerts'
 
 const nullableNumber = z.number().nullable()
 const WorkloadState = z.enum(['running', 'pending', 'finished'])
@@ -88,17 +89,7 @@ export const workloadDetailData = z.strictObject({
     })),
   }),
   idle: orNull(IdleAssessment),
-  actions: z.array(z.strictObject({
-    time: isoTime,
-    id: z.string(),
-    action: z.string(),
-    decision: z.string(),
-    dryRun: z.boolean(),
-    acted: z.boolean(),
-    reason: z.string(),
-    evidence: anyJson,
-    actor: z.string(),
-  })),
+  actions: z.array(z.strictObject({ time: isoTime, ...ActionRecord.omit({ tsMs: true, cluster: true, namespace: true, workloadKind: true, workloadName: true }).shape })),
 })
 
 /** GET /api/v1/workloads/{id}/logs data. */
