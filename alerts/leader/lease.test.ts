@@ -26,7 +26,8 @@ class MemoryLeases {
   }
 }
 
-type Mode = 'ok' | 'fail' | 'hang'
+/** 'lostReply': the server stores the write but its answer never arrives (until the caller aborts). */
+type Mode = 'ok' | 'fail' | 'hang' | 'lostReply'
 
 /** A client of MemoryLeases whose calls can be made to fail or hang (a partition). */
 function client(store: MemoryLeases): LeaseApi & { mode: Mode } {
@@ -34,7 +35,10 @@ function client(store: MemoryLeases): LeaseApi & { mode: Mode } {
     mode: 'ok' as Mode,
     call<T>(signal: AbortSignal, fn: () => T): Promise<T> {
       if (c.mode === 'fail') return Promise.reject(new Error('connection reset'))
-      if (c.mode === 'hang') return new Promise<T>((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))
+      if (c.mode === 'hang' || c.mode === 'lostReply') {
+        if (c.mode === 'lostReply') fn()
+        return new Promise<T>((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))
+      }
       return Promise.resolve().then(fn)
     },
     get: (_ns: string, _n: string, signal: AbortSignal) => c.call(signal, () => (store.lease ? structuredClone(store.lease) : undefined)),
@@ -236,6 +240,39 @@ describe('createLeaderElector', () => {
     expect(log.events).toEqual(['a acquired', 'a lost', "store: holder ''", 'b acquired'])
     expect(store.writes[0]).toMatchObject({ holder: '', transitions: 0 })
     expect(store.lease?.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 })
+  })
+
+  it('releases on stop even when the renewal it aborted was stored (its last known version is stale)', async () => {
+    const store = new MemoryLeases()
+    const log: Log = { events: [] }
+    const a = elector(store, 'a', log)
+    start(a.e)
+    await vi.advanceTimersByTimeAsync(0)
+    a.api.mode = 'lostReply'
+    await vi.advanceTimersByTimeAsync(RETRY_MS)
+    const stored = store.writes.at(-1)!
+    expect(stored).toMatchObject({ holder: 'a' })
+    a.api.mode = 'ok'
+    await a.e.stop()
+    expect(store.writes.at(-1)).toMatchObject({ holder: '', transitions: 0 })
+    expect(Number(store.writes.at(-1)!.rv)).toBe(Number(stored.rv) + 1)
+    expect(a.e.status().holder).toBeUndefined()
+    expect(log.events).toEqual(['a acquired', 'a lost'])
+  })
+
+  it('does not release a lease another replica took meanwhile', async () => {
+    const store = new MemoryLeases()
+    const log: Log = { events: [] }
+    const a = elector(store, 'a', log)
+    start(a.e)
+    await vi.advanceTimersByTimeAsync(0)
+    a.api.mode = 'hang'
+    await vi.advanceTimersByTimeAsync(RETRY_MS)
+    store.put({ ...ghost(Date.now()), holderIdentity: 'intruder' })
+    a.api.mode = 'ok'
+    await a.e.stop()
+    expect(store.lease?.record.holderIdentity).toBe('intruder')
+    expect(store.writes.at(-1)).toMatchObject({ holder: 'intruder' })
   })
 
   it('stop({ release: false }) leaves the lease held, as a crash would', async () => {

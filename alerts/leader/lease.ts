@@ -278,20 +278,29 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
     }
   }
 
+  /**
+   * Writes an empty holder. The version we last saw can be stale: stopping aborts a renewal in
+   * flight that the server may still have stored. So on a conflict it reads the lease again and
+   * releases it only while it is still ours (a few tries; otherwise it expires on its own).
+   */
   const release = async () => {
-    const cur = observed
-    if (!cur || cur.record.holderIdentity !== identity) return
-    const t = now()
-    const record: LeaseRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTimeMs: t, renewTimeMs: t, leaseTransitions: cur.record.leaseTransitions }
-    const { signal, clear } = deadlineSignal(attemptTimeoutMs)
+    let cur = observed
+    const { signal, clear } = deadlineSignal(attemptTimeoutMs * 2)
     try {
-      const r = await guarded(api.update(namespace, name, record, cur.resourceVersion, signal), signal)
-      if (r.status === 'ok') {
-        observe(r.lease)
-        logger.info(log, 'released the lease')
-      } else {
-        logger.info({ ...log, result: r.status }, 'lease not released: it changed since we last wrote it')
+      for (let tries = 0; tries < 3; tries++) {
+        if (!cur || cur.record.holderIdentity !== identity) return
+        const t = now()
+        const record: LeaseRecord = { holderIdentity: '', leaseDurationSeconds: 1, acquireTimeMs: t, renewTimeMs: t, leaseTransitions: cur.record.leaseTransitions }
+        const r = await guarded(api.update(namespace, name, record, cur.resourceVersion, signal), signal)
+        if (r.status === 'ok') {
+          observe(r.lease)
+          logger.info(log, 'released the lease')
+          return
+        }
+        cur = await guarded(api.get(namespace, name, signal), signal)
+        if (cur) observe(cur)
       }
+      logger.info(log, 'lease not released: it kept changing; others take over when it expires')
     } catch (err) {
       logger.warn({ ...log, err: (err as Error).message }, 'lease release failed; others take over when it expires')
     } finally {
