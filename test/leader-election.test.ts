@@ -22,8 +22,10 @@ import { FakeLeaseApi, type LeaseEndpoint } from './fakes/leaseApi'
 const TOKEN = 'leader-test-token'
 const NS = 'gpuscope'
 const NAME = 'gpuscope-scheduler'
-// The Lease counts whole seconds, so 2 s costs no more than 1.2 s would; a 1.4 s deadline tolerates a busy machine.
-const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 1_400, retryPeriodMs: 200 }
+// Real time on a shared 2-CPU CI machine: a 2.4 s renew deadline lets a leader miss several 200 ms retries
+// before it gives up, and the 1.6 s until the 4 s lease expires lets a late deadline timer still fire before
+// another replica may take over (the ordering the takeover tests assert). The Lease counts whole seconds.
+const timing = { leaseDurationMs: 4_000, renewDeadlineMs: 2_400, retryPeriodMs: 200 }
 const silent: Logger = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
