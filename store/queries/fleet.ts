@@ -89,8 +89,8 @@ FROM (
   FROM (
     SELECT {{keys}}cluster, node, gpu_model, pool, provider, instance_type, lifecycle, if(cloud, b, 0) AS hour_ms,
            sum(gpus * (if(cloud, least(e, b + 3600000), e) - greatest(s, b))) AS gpu_ms
-    FROM (SELECT *, ${CLOUD} AS cloud FROM spans)
-    ARRAY JOIN if(cloud, range(intDiv(s, 3600000) * 3600000, e, 3600000), if(e > s, [s], [])) AS b
+    FROM (SELECT *, ${CLOUD} AS cloud FROM spans WHERE e > s)
+    ARRAY JOIN if(cloud, range(intDiv(s, 3600000) * 3600000, e, 3600000), [s]) AS b
     GROUP BY {{keys}}cluster, node, gpu_model, pool, provider, instance_type, lifecycle, hour_ms
   ) AS a
   LEFT JOIN regions AS r ON r.cluster = a.cluster AND r.node = a.node

@@ -38,6 +38,7 @@ spans AS (
          greatest(s0, b) AS s, least(e0, b + {stepMs:Int64}) AS e
   FROM raw
   ARRAY JOIN range({originMs:Int64} + intDiv(s0 - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64}, e0, {stepMs:Int64}) AS b
+  WHERE e0 > s0
 )`
 
 /**

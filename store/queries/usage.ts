@@ -17,7 +17,11 @@ export const NODES_CTE = `nodes AS (
   SELECT cluster, node, argMax(pool, ts) AS pool, argMax(gpu_model, ts) AS gpu_model, argMax(provider, ts) AS provider
   FROM node_state GROUP BY cluster, node)`
 
-/** Buckets of the grid an [s, e) span touches; intDiv is exact because s >= fromMs >= originMs. */
+/**
+ * Buckets of the grid an [s, e) span touches; intDiv is exact because s >= fromMs >= originMs.
+ * Only for spans with e > s: an empty span clipped to the window can have s > e inside one bucket,
+ * and GPU_MS_PER_BUCKET would count it negative.
+ */
 const BUCKETS = 'range({originMs:Int64} + intDiv(s - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64}, e, {stepMs:Int64})'
 
 /** Overlap of [s, e) with bucket b, times GPUs, summed: exact GPU-milliseconds per group and bucket. */
@@ -71,7 +75,7 @@ FROM (
   SELECT {{keyExprs}}seg.gpus AS gpus, greatest(seg.ts_ms, {fromMs:Int64}) AS s, least(seg.next_ms, {toMs:Int64}, {nowMs:Int64}) AS e
   FROM (${nodeSegments(NODE_KEY_COLUMNS)}
   ) AS seg
-  WHERE seg.gpus > 0 AND seg.next_ms > {fromMs:Int64}{{filters}}
+  WHERE seg.gpus > 0 AND seg.next_ms > {fromMs:Int64}{{filters}} AND e > s
 )
 ARRAY JOIN ${BUCKETS} AS b
 GROUP BY {{keys}}bucket_ms`
@@ -79,7 +83,9 @@ GROUP BY {{keys}}bucket_ms`
 /**
  * Allocation and pending demand in one pass over the intervals: a pod is
  * pending from creation until bound to a node (or until it ended unbound, or
- * now), and allocated from then until it ends (or now while running).
+ * now), and allocated from then until it ends (or now while running). Spans
+ * left empty by clipping are dropped: the allocated span of a pod that ended
+ * unbound, the pending span of a pod bound before the window.
  */
 const ALLOCATION_BUCKETS = `
 {{withNodes}}
@@ -95,6 +101,7 @@ FROM (
       AND (i.end_ts IS NULL OR i.end_ts > fromUnixTimestamp64Milli({fromMs:Int64})){{filters}}
   )
   ARRAY JOIN spans AS span
+  WHERE e > s
 )
 ARRAY JOIN ${BUCKETS} AS b
 GROUP BY {{keys}}kind, bucket_ms`
