@@ -110,3 +110,23 @@ describe('backfill of the Helios Earth month', () => {
     expect(Math.round(mean * 1000) / 10).toBe(66.7)
   })
 })
+
+describe('backfill of a history shorter than the trace', () => {
+  it('starts no pod before the history does, so allocation never exceeds the capacity it has stored', async () => {
+    const { minutes } = await loadHeliosVcs(sharedFixtures('helios', 'Earth_vcs_2020-05'))
+    const sim = clusterFromHelios(minutes, END, 'helios-late')
+    const fromMs = sim.beginMs + 24 * HOUR
+    const alive = sim.pods.filter((p) => p.startMs !== undefined && p.startMs < fromMs && (p.endMs === undefined || p.endMs > fromMs))
+    expect(alive.length).toBeGreaterThan(0)
+    await backfill(sim, writers.sinks, { fromMs, toMs: END, sampleStepMs: 0, notebookStepMs: HOUR, kubernetes: config.collector.kubernetes })
+    await writers.flush()
+    const [first] = await store.query<{ created: number; start: number }>(
+      "SELECT toUnixTimestamp64Milli(min(created_ts)) AS created, toUnixTimestamp64Milli(minIf(start_ts, start_ts IS NOT NULL)) AS start FROM workload_intervals FINAL WHERE cluster = 'helios-late'",
+    )
+    expect(first).toEqual({ created: fromMs, start: fromMs })
+    const at = await fleetAt('helios-late', fromMs)
+    expect(at.capacity).toBe(856)
+    expect(at.runningPods).toBe(alive.length)
+    expect(at.allocated).toBeLessThanOrEqual(856)
+  })
+})

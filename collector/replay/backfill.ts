@@ -53,7 +53,7 @@ export async function backfill(sim: SimCluster, sinks: StoreSinks, opts: Backfil
   const nodes = sim.nodes.map((n) => nodeState(nodeObject(sim, n), nodeCtx, Math.max(n.createdMs, fromMs)))
   if (!opts.skipNodeState) await sinks.nodeState.write(nodes)
 
-  const intervals = podIntervals(sim, inWindow, opts.kubernetes, toMs)
+  const intervals = podIntervals(sim, inWindow.map((p) => sinceHistory(p, fromMs)), opts.kubernetes, toMs)
   await sinks.workloadIntervals.write(intervals)
 
   const samplesFrom = Math.max(fromMs, opts.samplesFromMs ?? fromMs)
@@ -75,6 +75,17 @@ export async function backfill(sim: SimCluster, sinks: StoreSinks, opts: Backfil
   const activity = notebookActivity(sim, inWindow, samplesFrom, toMs, opts.notebookStepMs)
   await sinks.notebookActivity.write(activity)
   return { nodeState: opts.skipNodeState ? 0 : nodes.length, workloadIntervals: intervals.length, gpuSamples: done, notebookActivity: activity.length }
+}
+
+/**
+ * A pod as the store's history shows it when that history starts at `fromMs`: created (and,
+ * if it was running, started) no earlier than then. Node rows start at fromMs too, so a pod
+ * that began before would count allocation where the store has no capacity (allocation over
+ * 100% for the first day of a 30-day replay of a 31-day trace).
+ */
+function sinceHistory(p: SimPod, fromMs: number): SimPod {
+  if (p.createdMs >= fromMs) return p
+  return { ...p, createdMs: fromMs, ...(p.startMs !== undefined ? { startMs: Math.max(p.startMs, fromMs) } : {}) }
 }
 
 /** Each pod's interval as the Kubernetes collector would store it at `atMs`, owners resolved through the simulated caches. */
