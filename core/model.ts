@@ -63,6 +63,12 @@ export interface WorkloadInterval {
   endMs?: number | undefined
   lastSeenMs: number
   phase: WorkloadPhase
+  /**
+   * Container images of the pod's app containers, in spec order (init containers
+   * are left out). Empty or undefined means unknown: rows stored before images
+   * were collected read [], and a pod always has at least one container.
+   */
+  images?: string[] | undefined
 }
 
 /** One observation of a node's GPU capacity; capacity over time is read from these. */

@@ -119,6 +119,17 @@ describe('cluster mode DDL', () => {
     expect(mv.split('\n').slice(1).join('\n')).toBe(before.split('\n').slice(1).join('\n').replace(/\bFROM (\w+)/, `FROM ${from}`))
   })
 
+  it('adds a column to the _local table, then to the Distributed table over it, on every node (migration 0005)', () => {
+    const added = clusterDdl.filter((s) => s.startsWith('ALTER TABLE '))
+    expect(added).toEqual([
+      "ALTER TABLE workload_intervals_local ON CLUSTER 'gpu' ADD COLUMN IF NOT EXISTS images Array(String) DEFAULT []",
+      "ALTER TABLE workload_intervals ON CLUSTER 'gpu' ADD COLUMN IF NOT EXISTS images Array(String) DEFAULT []",
+    ])
+    // Both tables exist by then.
+    expect(clusterDdl.indexOf(statementFor(clusterDdl, 'workload_intervals'))).toBeLessThan(clusterDdl.indexOf(added[0] as string))
+    expect(singleBefore.filter((s) => s.startsWith('ALTER TABLE '))).toEqual(['ALTER TABLE workload_intervals ADD COLUMN IF NOT EXISTS images Array(String) DEFAULT []'])
+  })
+
   it('alters TTLs on the local table on every node', () => {
     expect(renderTtlAlter('gpu_samples_1h', 'ts', 400, cluster)).toBe("ALTER TABLE gpu_samples_1h_local ON CLUSTER 'gpu' MODIFY TTL ts + toIntervalDay(400)")
   })
@@ -132,7 +143,11 @@ describe('cluster mode DDL', () => {
   })
 
   it.each([
-    { name: 'an unknown statement kind', sql: 'ALTER TABLE gpu_samples ADD COLUMN x UInt8', error: /cannot render 'ALTER TABLE/ },
+    { name: 'an unknown statement kind', sql: 'ALTER TABLE gpu_samples DROP COLUMN x', error: /cannot render 'ALTER TABLE/ },
+    { name: 'an added column without IF NOT EXISTS (a re-run would fail)', sql: 'ALTER TABLE gpu_samples ADD COLUMN x UInt8', error: /cannot render 'ALTER TABLE/ },
+    { name: 'an ALTER of two clauses', sql: 'ALTER TABLE gpu_samples ADD COLUMN IF NOT EXISTS x UInt8, DROP COLUMN y', error: /cannot render 'ALTER TABLE/ },
+    { name: 'an ALTER over several lines', sql: 'ALTER TABLE gpu_samples ADD COLUMN IF NOT EXISTS x UInt8\n    AFTER node', error: /cannot render 'ALTER TABLE/ },
+    { name: 'a column added to an unknown table', sql: 'ALTER TABLE mystery ADD COLUMN IF NOT EXISTS x UInt8', error: /no Distributed shard key for table 'mystery'/ },
     { name: 'a table without a shard key', sql: 'CREATE TABLE IF NOT EXISTS mystery\n(\n    x UInt8\n)\nENGINE = MergeTree\nORDER BY x', error: /no Distributed shard key for table 'mystery'/ },
     { name: 'a non-MergeTree engine', sql: 'CREATE TABLE IF NOT EXISTS prices\n(\n    x UInt8\n)\nENGINE = Memory', error: /ENGINE = <x>MergeTree/ },
     { name: 'an already replicated engine', sql: "CREATE TABLE IF NOT EXISTS prices\n(\n    x UInt8\n)\nENGINE = ReplicatedMergeTree('/p', 'r')\nORDER BY x", error: /already names a Replicated engine/ },
@@ -171,12 +186,14 @@ describe('ClickHouse parses every cluster statement (chDB formatQuery)', () => {
         continue
       }
       expect(formatted, q.split('\n', 1)[0]).toMatch(/ON CLUSTER gpu/)
+      if (q.startsWith('ALTER TABLE workload_intervals')) expect(formatted).toMatch(/^ALTER TABLE workload_intervals(_local)? ON CLUSTER gpu\s+\(ADD COLUMN IF NOT EXISTS `images` Array\(String\) DEFAULT \[\]\)$/)
       const engine = /ENGINE = (\w+)/.exec(q)?.[1]
       if (engine) expect(formatted).toContain(`ENGINE = ${engine}`)
       if (engine === 'Distributed') expect(formatted).toMatch(/cityHash64\([\w, ]+\)\)/)
     }
-    // Database and ledger, a local + Distributed table per shard key, five views, the TTL alter, the pod tables' three TRUNCATEs and two backfills.
-    expect(statements.length).toBe(2 + 2 * Object.keys(SHARD_KEYS).length + 5 + 1 + 5)
+    // Database and ledger, a local + Distributed table per shard key, five views, the TTL alter, the pod tables' three TRUNCATEs and two backfills,
+    // and migration 0005's column on workload_intervals_local and workload_intervals.
+    expect(statements.length).toBe(2 + 2 * Object.keys(SHARD_KEYS).length + 5 + 1 + 5 + 2)
     expect(statements).toContain("TRUNCATE TABLE pod_util_1d_local ON CLUSTER 'gpu'")
   })
 })

@@ -11,7 +11,11 @@ import type { StoreConfig } from '../config/schema'
  *   plus `T` as a Distributed table over `T_local`, so every query and insert
  *   that names plain T works unchanged;
  * - materialized view -> ON CLUSTER, reading the `_local` source and writing
- *   the `_local` target, so each shard rolls up its own rows.
+ *   the `_local` target, so each shard rolls up its own rows;
+ * - ALTER TABLE T ADD COLUMN IF NOT EXISTS (one column) -> the same on
+ *   `T_local` ON CLUSTER, then on the Distributed `T` ON CLUSTER: the local
+ *   tables hold the column, and the Distributed table must list it too, or
+ *   inserts and reads through plain T would not know it.
  *
  * The rewrite knows the statement shapes store/migrations uses and throws on
  * any other shape, so a new migration cannot slip through half-converted.
@@ -61,6 +65,9 @@ const TABLE_HEADER = /^CREATE TABLE IF NOT EXISTS (\w+)(?: AS (\w+))?$/
 const VIEW_HEADER = /^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS$/
 const TRUNCATE_HEADER = /^TRUNCATE TABLE (\w+)$/
 const INSERT_HEADER = /^INSERT INTO (\w+)$/
+const ADD_COLUMN = /^ALTER TABLE (\w+) (ADD COLUMN IF NOT EXISTS \w+ .+)$/
+/** A second clause after the first (`..., DROP COLUMN y`): each ALTER must add exactly one column. */
+const ANOTHER_CLAUSE = /,\s*(?:ADD|DROP|MODIFY|RENAME|CLEAR|COMMENT|MATERIALIZE|UPDATE|DELETE)\b/i
 const ENGINE_LINE = /^ENGINE = (\w*MergeTree)(?:\((.*)\))?$/
 const SETTINGS_LINE = /^SETTINGS (.+)$/
 
@@ -94,9 +101,18 @@ export function renderStatement(statement: string, layout: DdlLayout): string[] 
     known(insert[1] as string)
     return [statement]
   }
+  const add = ADD_COLUMN.exec(header)
+  if (add && header === statement && !ANOTHER_CLAUSE.test(add[2] as string)) return renderAddColumn(add[1] as string, add[2] as string, layout)
   throw new Error(
-    `cluster mode cannot render '${header.slice(0, 80)}': store/ddl.ts knows CREATE TABLE IF NOT EXISTS, CREATE MATERIALIZED VIEW IF NOT EXISTS ... TO, TRUNCATE TABLE and INSERT INTO ... SELECT`,
+    `cluster mode cannot render '${header.slice(0, 80)}': store/ddl.ts knows CREATE TABLE IF NOT EXISTS, CREATE MATERIALIZED VIEW IF NOT EXISTS ... TO, ` +
+      'TRUNCATE TABLE, INSERT INTO ... SELECT and a one-line ALTER TABLE ... ADD COLUMN IF NOT EXISTS of one column',
   )
+}
+
+/** A column added to the table holding the rows (`T_local`) first, then to the Distributed `T` over it, on every node. */
+function renderAddColumn(table: string, clause: string, layout: DdlLayout): string[] {
+  known(table)
+  return [`ALTER TABLE ${table}_local${onCluster(layout)} ${clause}`, `ALTER TABLE ${table}${onCluster(layout)} ${clause}`]
 }
 
 /**

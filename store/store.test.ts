@@ -77,6 +77,17 @@ describe('store round trip on embedded chDB', () => {
     expect(rows).toEqual([{ pod_uid: 'uid-1', gpus: 1 / 7, phase: 'Succeeded', end_ms: T0 + 90_000 }])
   })
 
+  it('stores a pod\'s container images in order, odd characters intact, and [] for a row without them', async () => {
+    const row = (podUid: string, images?: string[]): WorkloadInterval => ({
+      cluster: 'img', podUid, namespace: 'ml', pod: podUid, workloadKind: 'Job', workloadName: 'j', team: '', project: '', user: '',
+      node: 'n1', gpus: 1, gpuResource: 'nvidia.com/gpu', createdMs: T0, lastSeenMs: T0, phase: 'Running', ...(images ? { images } : {}),
+    })
+    const odd = "reg.example:5000/a'b\\c\t,d]:v1"
+    await Promise.all([writers.sinks.workloadIntervals.write([row('u1', ['nvcr.io/nvidia/pytorch:24.05-py3', odd]), row('u2')]), writers.flush()])
+    const rows = await store.query<{ pod_uid: string; images: string[] }>('SELECT pod_uid, images FROM workload_intervals FINAL WHERE cluster = {c:String} ORDER BY pod_uid', { c: 'img' })
+    expect(rows).toEqual([{ pod_uid: 'u1', images: ['nvcr.io/nvidia/pytorch:24.05-py3', odd] }, { pod_uid: 'u2', images: [] }])
+  })
+
   it('stores audit rows with their evidence as JSON', async () => {
     await Promise.all([
       writers.sinks.actions.write([{

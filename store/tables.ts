@@ -1,5 +1,5 @@
 import type { ActionRecord, CloudInstance, GpuSample, NodeSeen, NodeState, NotebookActivity, Price, WorkloadInterval } from '../core/model'
-import { bool, json, num, optNum, optTs, str, ts, type Encoder, type TableSpec } from './tsv'
+import { bool, json, num, optNum, optTs, str, strArray, ts, type Encoder, type TableSpec } from './tsv'
 
 /** Builds a spec from `[column, encoder]` pairs so names and encoders cannot drift apart. */
 function spec<T>(table: string, cols: Array<[string, Encoder<T>]>): TableSpec<T> {
@@ -31,7 +31,7 @@ export const gpuSamplesSpec = spec<GpuSample>('gpu_samples', [
   ['temperature_c', optNum((r) => r.temperatureC)],
 ])
 
-/** Insert layout of workload_intervals. */
+/** Insert layout of workload_intervals (store/migrations/0001, images from 0005). */
 export const workloadIntervalsSpec = spec<WorkloadInterval>('workload_intervals', [
   ['cluster', str((r) => r.cluster)],
   ['pod_uid', str((r) => r.podUid)],
@@ -50,6 +50,8 @@ export const workloadIntervalsSpec = spec<WorkloadInterval>('workload_intervals'
   ['end_ts', optTs((r) => r.endMs)],
   ['last_seen_ts', ts((r) => r.lastSeenMs)],
   ['phase', str((r) => r.phase)],
+  // store/migrations/0005; a row without images writes [] (unknown).
+  ['images', strArray((r) => r.images)],
 ])
 
 /** Insert layout of node_state. */

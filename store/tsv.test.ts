@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { escapeTsv, msToText } from './tsv'
+import { escapeTsv, msToText, strArray } from './tsv'
 
 describe('TSV encoding', () => {
   it.each([
@@ -19,5 +19,13 @@ describe('TSV encoding', () => {
     { name: 'tab, newline, CR, backslash', s: 'a\tb\nc\rd\\e', want: 'a\\tb\\nc\\rd\\\\e' },
   ])('string: $name', ({ s, want }) => {
     expect(escapeTsv(s)).toBe(want)
+  })
+  it.each([
+    { name: 'unknown (undefined) is the empty array', v: undefined, want: '[]' },
+    { name: 'empty', v: [], want: '[]' },
+    { name: 'images in order', v: ['nvcr.io/nvidia/pytorch:24.05-py3', 'busybox'], want: "['nvcr.io/nvidia/pytorch:24.05-py3','busybox']" },
+    { name: 'quote, backslash, tab and newline escaped once', v: ["a'b\\c\td\ne"], want: "['a\\'b\\\\c\\td\\ne']" },
+  ])('string array: $name', ({ v, want }) => {
+    expect(strArray((r: { v: string[] | undefined }) => r.v)({ v })).toBe(want)
   })
 })

@@ -41,6 +41,16 @@ export const optTs = <T>(get: (r: T) => number | undefined): Encoder<T> => (r) =
   const v = get(r)
   return v === undefined ? NULL : msToText(v)
 }
+const ARRAY_ITEM_ESCAPES: Record<string, string> = { ...ESCAPES, "'": "\\'" }
+
+/**
+ * Array(String) column, as TSV writes arrays: `['a','b']`, each item quoted,
+ * with quotes, backslashes and TSV's control characters escaped (once: the
+ * array text needs no second TSV escaping). Undefined is the empty array.
+ */
+export const strArray = <T>(get: (r: T) => readonly string[] | undefined): Encoder<T> => (r) =>
+  `[${(get(r) ?? []).map((s) => `'${s.replace(/[\t\n\r\\']/g, (c) => ARRAY_ITEM_ESCAPES[c] as string)}'`).join(',')}]`
+
 /** JSON text column. */
 export const json = <T>(get: (r: T) => unknown): Encoder<T> => (r) => escapeTsv(JSON.stringify(get(r) ?? null))
 

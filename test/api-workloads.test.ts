@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../api/app'
 import { createMetrics } from '../api/metrics'
-import { NO_IMAGES, NO_SAMPLES, workloadId } from '../api/routes/workloads'
+import { NO_SAMPLES, unknownImages, workloadId } from '../api/routes/workloads'
 import type { ActionRecord, GpuSample, NodeState, WorkloadInterval } from '../core/model'
 import { openTestStore, silentLogger, type TestStore } from './helpers/store'
 
@@ -28,13 +28,22 @@ const pod = (over: Partial<WorkloadInterval> & Pick<WorkloadInterval, 'podUid' |
   ...over,
 })
 
-/** train: p1 [now-3h, now-1h) and p2 [now-2h, open), 4 GPUs each; nb: one MIG 1g slice for 5 h; queued: pending; old: 10 days ago. */
+const PYTORCH_2403 = 'nvcr.io/nvidia/pytorch:24.03-py3'
+const PYTORCH_2405 = 'nvcr.io/nvidia/pytorch:24.05-py3'
+const EXPORTER = 'quay.io/prometheus/node-exporter:v1.8.1'
+
+/**
+ * train: p1 [now-3h, now-1h) and p2 [now-2h, open), 4 GPUs each, with images (p2 moved to a newer PyTorch);
+ * nb: one MIG 1g slice for 5 h, stored without images (a row from before they were collected); queued: pending;
+ * old: 10 days ago, one pod stored without images and one with.
+ */
 const INTERVALS: WorkloadInterval[] = [
-  pod({ podUid: 'u1', pod: 'train-p1', workloadName: 'train', startMs: NOW - 3 * HOUR, endMs: NOW - HOUR, phase: 'Succeeded', createdMs: NOW - 3 * HOUR - MIN }),
-  pod({ podUid: 'u2', pod: 'train-p2', workloadName: 'train', node: 'n2', startMs: NOW - 2 * HOUR, createdMs: NOW - 2 * HOUR }),
+  pod({ podUid: 'u1', pod: 'train-p1', workloadName: 'train', startMs: NOW - 3 * HOUR, endMs: NOW - HOUR, phase: 'Succeeded', createdMs: NOW - 3 * HOUR - MIN, images: [PYTORCH_2403, EXPORTER] }),
+  pod({ podUid: 'u2', pod: 'train-p2', workloadName: 'train', node: 'n2', startMs: NOW - 2 * HOUR, createdMs: NOW - 2 * HOUR, images: [PYTORCH_2405, EXPORTER] }),
   pod({ podUid: 'u3', pod: 'nb-0', namespace: 'nlp', workloadKind: 'Notebook', workloadName: 'nb', team: 'text', user: 'bob', gpus: 1 / 7, gpuResource: 'nvidia.com/mig-1g.10gb', startMs: NOW - 5 * HOUR, createdMs: NOW - 5 * HOUR }),
-  pod({ podUid: 'u4', pod: 'queued-0', workloadName: 'queued', node: '', gpus: 8, createdMs: NOW - 30 * MIN, phase: 'Pending' }),
+  pod({ podUid: 'u4', pod: 'queued-0', workloadName: 'queued', node: '', gpus: 8, createdMs: NOW - 30 * MIN, phase: 'Pending', images: [PYTORCH_2405] }),
   pod({ podUid: 'u5', pod: 'old-0', workloadName: 'old', startMs: NOW - 10 * 24 * HOUR, endMs: NOW - 10 * 24 * HOUR + HOUR, createdMs: NOW - 10 * 24 * HOUR, phase: 'Succeeded' }),
+  pod({ podUid: 'u6', pod: 'old-1', workloadName: 'old', startMs: NOW - 10 * 24 * HOUR, endMs: NOW - 10 * 24 * HOUR + HOUR, createdMs: NOW - 10 * 24 * HOUR + MIN, phase: 'Succeeded', images: [PYTORCH_2403] }),
 ]
 
 const node = (name: string): NodeState => ({ tsMs: NOW - 24 * HOUR, cluster: 'c1', node: name, pool: 'a100', gpuModel: 'NVIDIA A100-SXM4-80GB', provider: 'onprem', instanceType: '', spot: false, capacityGpus: 8, allocatableGpus: 8, ready: true, schedulable: true })
@@ -163,7 +172,7 @@ describe('GET /api/v1/workloads/:id', () => {
     const d = body.data
     expect(d).toMatchObject({
       id: TRAIN, cluster: 'c1', namespace: 'ml', kind: 'Job', name: 'train', owner: { team: 'vision', project: 'cars', user: 'ada' },
-      state: 'running', created: iso(NOW - 3 * HOUR - MIN), start: iso(NOW - 3 * HOUR), end: null, images: null,
+      state: 'running', created: iso(NOW - 3 * HOUR - MIN), start: iso(NOW - 3 * HOUR), end: null,
       resources: { gpuResources: ['nvidia.com/gpu'], gpusAllocated: 4, gpusPending: 0, peakGpus: 8 },
       window: { from: iso(NOW - 3 * HOUR), to: iso(NOW) }, gpuHours: 16,
       utilization: { utilRatio: 0.5, metric: 'DCGM_FI_PROF_GR_ENGINE_ACTIVE', fbUsedBytesMax: 20 * 2 ** 30, powerWattsPerGpu: 200 },
@@ -184,7 +193,35 @@ describe('GET /api/v1/workloads/:id', () => {
     ])
     expect(d.actions).toEqual([{ time: iso(NOW - 30 * MIN), id: 'a1', action: 'idle-warning', decision: 'warn', dryRun: true, acted: false, reason: 'utilization below 5% for 60m', evidence: { utilRatio: 0.01 }, actor: 'enforcer' }])
     expect(d.idle).toMatchObject({ verdict: 'active', state: 'active', metric: 'grEngineActive', idleSinceMs: null, wastedGpuHours: 0 })
-    expect(body.warnings).toEqual([NO_IMAGES])
+    expect(body.warnings).toEqual([])
+  })
+
+  it("lists the workload's container images: distinct, oldest pod first, each pod's in spec order; and each pod's own", async () => {
+    const { body } = await get(`/workloads/${TRAIN}?window=3h&step=1h`)
+    expect(body.data.images).toEqual([PYTORCH_2403, EXPORTER, PYTORCH_2405])
+    expect(body.data.pods.map((p: any) => [p.name, p.images])).toEqual([['train-p1', [PYTORCH_2403, EXPORTER]], ['train-p2', [PYTORCH_2405, EXPORTER]]])
+    expect(body.warnings.some((w: string) => w.includes('image'))).toBe(false)
+  })
+
+  it('shows images as null, with a warning naming the pods, when its pods were stored before images were collected', async () => {
+    const { body } = await get(`/workloads/${workloadId({ cluster: 'c1', namespace: 'nlp', kind: 'Notebook', name: 'nb' })}`)
+    expect(body.data.images).toBeNull()
+    expect(body.data.pods.map((p: any) => p.images)).toEqual([null])
+    expect(body.warnings).toContain('container images are unknown for 1 of 1 pod (nb-0): recorded before gpuscope collected images (store migration 0005)')
+  })
+
+  it('shows the known images of a workload whose older pods have none, and names only those pods', async () => {
+    const { body } = await get(`/workloads/${workloadId({ cluster: 'c1', namespace: 'ml', kind: 'Job', name: 'old' })}`)
+    expect(body.data.images).toEqual([PYTORCH_2403])
+    expect(body.data.pods.map((p: any) => [p.name, p.images])).toEqual([['old-0', null], ['old-1', [PYTORCH_2403]]])
+    expect(body.warnings).toEqual([NO_SAMPLES, unknownImages(['old-0'], 2)])
+    expect(unknownImages(['old-0'], 2)).toBe('container images are unknown for 1 of 2 pods (old-0): recorded before gpuscope collected images (store migration 0005)')
+  })
+
+  it('names at most five pods without images and counts the rest', () => {
+    expect(unknownImages(['a', 'b', 'c', 'd', 'e', 'f', 'g'], 9)).toBe(
+      'container images are unknown for 7 of 9 pods (a, b, c, d, e, and 2 more): recorded before gpuscope collected images (store migration 0005)',
+    )
   })
 
   it('covers the workload life by default; no GPU sample mapped to its pods makes utilization and the idle verdict unknown', async () => {
@@ -195,7 +232,7 @@ describe('GET /api/v1/workloads/:id', () => {
     expect(body.data.utilization).toEqual({ utilRatio: null, metric: null, fbUsedBytesMax: null, powerWattsPerGpu: null })
     expect(body.data.series.points.every((p: any) => p.utilRatio === null && p.utilMetric === null)).toBe(true)
     expect(body.data.idle).toMatchObject({ verdict: 'unknown', state: 'unknown', metric: 'none' })
-    expect(body.warnings).toEqual([NO_SAMPLES, NO_IMAGES])
+    expect(body.warnings).toEqual([NO_SAMPLES, unknownImages(['nb-0'], 1)])
   })
 
   it('has no idle verdict for a workload that holds no GPUs (pending or finished)', async () => {

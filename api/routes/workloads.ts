@@ -33,8 +33,14 @@ const NICE_STEPS_MS = [1, 2, 5, 10, 15, 30].map((m) => m * MINUTE_MS).concat([1,
 const MAX_ID_CHARS = 1_024
 const KIND = /^[A-Za-z][A-Za-z0-9]*$/
 
-/** Warning: the store holds no container images. */
-export const NO_IMAGES = 'container images are not collected yet: the store keeps no image per pod'
+/** Pods named in the unknown-images warning; more are counted. */
+const MAX_NAMED_PODS = 5
+
+/** Warning: these pods' rows were stored before gpuscope collected images (migration 0005), so their images are unknown. */
+export function unknownImages(pods: readonly string[], total: number): string {
+  const named = pods.slice(0, MAX_NAMED_PODS).join(', ') + (pods.length > MAX_NAMED_PODS ? `, and ${pods.length - MAX_NAMED_PODS} more` : '')
+  return `container images are unknown for ${pods.length} of ${total} pod${total === 1 ? '' : 's'} (${named}): recorded before gpuscope collected images (store migration 0005)`
+}
 /** Warning: no DCGM sample joined the workload's pods, so utilization is unknown (never 0). */
 export const NO_SAMPLES = "no GPU samples are mapped to this workload's pods (dcgm-exporter maps GPUs to pods only with its Kubernetes mapping enabled): utilization is unknown"
 
@@ -214,7 +220,22 @@ async function idleVerdict(deps: RouteDeps, key: store.WorkloadKey, team: string
 }
 
 function podsOf(pods: readonly store.PodRow[]) {
-  return pods.map((p) => ({ uid: p.podUid, name: p.pod, node: p.node || null, phase: p.phase, gpus: p.gpus, gpuResource: p.gpuResource, created: iso(p.createdMs), start: iso(p.startMs), end: iso(p.endMs), lastSeen: iso(p.lastSeenMs) }))
+  return pods.map((p) => ({
+    uid: p.podUid, name: p.pod, node: p.node || null, phase: p.phase, gpus: p.gpus, gpuResource: p.gpuResource, images: p.images.length > 0 ? p.images : null,
+    created: iso(p.createdMs), start: iso(p.startMs), end: iso(p.endMs), lastSeen: iso(p.lastSeenMs),
+  }))
+}
+
+/**
+ * The workload's container images: distinct, oldest pod first and each pod's in
+ * spec order; null when no pod's images are known. Pods stored without images
+ * (before migration 0005) are named in a warning.
+ */
+function imagesOf(pods: readonly store.PodRow[], warnings: string[]): string[] | null {
+  const unknown = pods.filter((p) => p.images.length === 0).map((p) => p.pod)
+  if (unknown.length > 0) warnings.push(unknownImages(unknown, pods.length))
+  const images = [...new Set(pods.flatMap((p) => p.images))]
+  return images.length > 0 ? images : null
 }
 
 function resourcesOf(pods: readonly store.PodRow[], intervals: readonly GpuInterval[], window: TimeWindow, nowMs: number) {
@@ -256,7 +277,7 @@ async function detailHandler(deps: RouteDeps, id: string, query: z.infer<typeof 
   ])
   const util = store.utilizationOf(buckets)
   if (util.metric === null) warnings.push(NO_SAMPLES)
-  warnings.push(NO_IMAGES)
+  const images = imagesOf(pods, warnings)
   const newest = pods.reduce((a, b) => (b.lastSeenMs > a.lastSeenMs ? b : a))
   const podsOut = podsOf(pods)
   const data = {
@@ -264,7 +285,7 @@ async function detailHandler(deps: RouteDeps, id: string, query: z.infer<typeof 
     ...key,
     owner: { team: newest.team, project: newest.project, user: newest.user },
     ...life,
-    images: null,
+    images,
     resources: resourcesOf(pods, intervals, window, nowMs),
     nodes: nodes.map((n) => ({ node: n, ...omitNode(nodeInfo.find((i) => i.node === n)) })),
     pods: podsOut,
@@ -317,7 +338,7 @@ export function registerWorkloadRoutes(router: Router, registry: OpenAPIRegistry
   }, deps.now)
   defineRoute(router, registry, {
     path: '/api/v1/workloads/:id',
-    summary: '360 view of one workload: owner, pods and nodes, GPUs, allocation and utilization series, GPU memory, power, idle verdict, actions. The id is base64url of cluster/namespace/kind/name.',
+    summary: '360 view of one workload: owner, container images, pods and nodes, GPUs, allocation and utilization series, GPU memory, power, idle verdict, actions. The id is base64url of cluster/namespace/kind/name.',
     tag: TAG,
     query: detailQuery,
     response: workloadDetailData,

@@ -49,6 +49,7 @@ const Pod = z.strictObject({
   phase: z.string(),
   gpus: z.number(),
   gpuResource: z.string(),
+  images: z.array(z.string()).nullable().describe("the pod's app container images in spec order (init containers left out); null when unknown (recorded before images were collected)"),
   created: isoTime,
   start: isoTime.nullable(),
   end: isoTime.nullable(),
@@ -69,7 +70,10 @@ export const workloadDetailData = z.strictObject({
   created: isoTime,
   start: isoTime.nullable(),
   end: isoTime.nullable(),
-  images: z.null().describe('container images are not collected yet'),
+  images: z
+    .array(z.string())
+    .nullable()
+    .describe("distinct container images of the pods' app containers, oldest pod first, each pod's in spec order (init containers left out); null when no pod's images are known: pods recorded before images were collected are named in warnings"),
   resources: z.strictObject({ gpuResources: z.array(z.string()), gpusAllocated: z.number(), gpusPending: z.number(), peakGpus: z.number() }),
   nodes: z.array(z.strictObject({ node: z.string(), gpuModel: z.string().nullable(), pool: z.string().nullable(), provider: z.string().nullable() })),
   pods: z.array(Pod),

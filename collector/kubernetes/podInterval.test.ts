@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { kubernetesSchema } from '../../config/kubernetes'
 import { deploymentOfReplicaSet, resolveWorkload, type OwnerLookup } from './owners'
-import { attribution, podLifecycle, podToInterval, sameInterval, toWorkloadInterval, type PodContext, type PodLifecycle } from './podInterval'
+import { kubeflowNotebooks, notebookWorkload } from '../../test/fakes/kubeApi'
+import { attribution, podImages, podLifecycle, podToInterval, sameInterval, toWorkloadInterval, type PodContext, type PodLifecycle } from './podInterval'
 import type { KubeObject, OwnerReference, Pod } from './types'
 
 const T = (s: number) => new Date(Date.UTC(2024, 0, 1) + s * 1000).toISOString()
@@ -184,10 +185,46 @@ describe('toWorkloadInterval', () => {
     const row = toWorkloadInterval(p, facts)
     expect(row).toEqual({
       cluster: 'c1', podUid: 'u1', namespace: 'ml', pod: 'p', workloadKind: 'Job', workloadName: 'train', team: 't', project: 'p', user: 'u', node: 'n1',
-      gpus: 1 / 7, gpuResource: 'nvidia.com/mig-1g.10gb', createdMs: ms(0), startMs: ms(5), endMs: undefined, lastSeenMs: NOW, phase: 'Running',
+      gpus: 1 / 7, gpuResource: 'nvidia.com/mig-1g.10gb', createdMs: ms(0), startMs: ms(5), endMs: undefined, lastSeenMs: NOW, phase: 'Running', images: [],
     })
     expect(sameInterval(row, toWorkloadInterval(p, { ...facts, nowMs: NOW + 60_000 }))).toBe(true)
     expect(sameInterval(row, toWorkloadInterval(p, { ...facts, deleted: true }))).toBe(false)
+  })
+
+  it('sees an image changed on the running pod (kubectl set image) as a change to write', () => {
+    const p = pod({ phase: 'Running', node: 'n1', scheduled: T(5) })
+    const facts = { cluster: 'c1', request: { gpus: 1, resource: 'nvidia.com/gpu' }, workload: { kind: 'Job', name: 'train' }, who: { team: '', project: '', user: '' }, nowMs: NOW, deleted: false }
+    const image = (tag: string): Pod => ({ ...p, spec: { ...p.spec, containers: [{ name: 'c', image: `nvcr.io/nvidia/pytorch:${tag}` }] } })
+    const before = toWorkloadInterval(image('24.03-py3'), facts)
+    expect(sameInterval(before, toWorkloadInterval(image('24.03-py3'), { ...facts, nowMs: NOW + 1 }))).toBe(true)
+    expect(sameInterval(before, toWorkloadInterval(image('24.05-py3'), facts))).toBe(false)
+  })
+})
+
+describe('podImages', () => {
+  const withSpec = (spec: Pod['spec']): Pod => ({ metadata: { name: 'p' }, spec })
+  it.each<{ name: string; spec: Pod['spec']; want: string[] }>([
+    {
+      name: 'app containers in spec order',
+      spec: { containers: [{ name: 'trainer', image: 'nvcr.io/nvidia/pytorch:24.05-py3' }, { name: 'metrics', image: 'quay.io/prometheus/node-exporter:v1.8.1' }] },
+      want: ['nvcr.io/nvidia/pytorch:24.05-py3', 'quay.io/prometheus/node-exporter:v1.8.1'],
+    },
+    {
+      name: 'an image two containers share, once',
+      spec: { containers: [{ name: 'a', image: 'nvcr.io/nvidia/tritonserver:24.05-py3' }, { name: 'b', image: 'nvcr.io/nvidia/tritonserver:24.05-py3' }] },
+      want: ['nvcr.io/nvidia/tritonserver:24.05-py3'],
+    },
+    {
+      name: 'init containers and native sidecars left out',
+      spec: {
+        initContainers: [{ name: 'fetch', image: 'docker.io/library/busybox:1.36' }, { name: 'proxy', image: 'docker.io/istio/proxyv2:1.22.1', restartPolicy: 'Always' }],
+        containers: [{ name: 'main', image: 'nvcr.io/nvidia/pytorch:24.05-py3' }],
+      },
+      want: ['nvcr.io/nvidia/pytorch:24.05-py3'],
+    },
+    { name: 'no spec: unknown', spec: undefined, want: [] },
+  ])('$name', ({ spec, want }) => {
+    expect(podImages(withSpec(spec))).toEqual(want)
   })
 })
 
@@ -208,6 +245,15 @@ describe('podToInterval', () => {
   it("maps a GPU pod with its node's MIG fraction, owner and attribution", () => {
     expect(podToInterval(withResources({ 'nvidia.com/mig-2g.12gb': '1' }), ctx, NOW, false)).toMatchObject({
       gpus: 2 / 4, gpuResource: 'nvidia.com/mig-2g.12gb', workloadKind: 'Job', workloadName: 'train', team: 'owner-team', project: 'ns-project', node: 'a30-1',
+    })
+  })
+
+  it("records the image of a real notebook's pod (the RHOAI workbench CR's container, as the notebook controller copies it)", () => {
+    const rhoai = kubeflowNotebooks().find((n) => n.metadata.name === 'my-workbench')
+    if (!rhoai) throw new Error('fixture my-workbench missing')
+    const { pod: nbPod } = notebookWorkload(rhoai, { 'nvidia.com/gpu': '1' }, 'n1')
+    expect(podToInterval(nbPod as Pod, ctx, NOW, false)).toMatchObject({
+      pod: 'my-workbench-0', gpus: 1, images: ['image-registry.openshift-image-registry.svc:5000/redhat-ods-applications/s2i-minimal-notebook:2024.1'],
     })
   })
 

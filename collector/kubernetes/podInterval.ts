@@ -103,6 +103,16 @@ export function podLifecycle(pod: Pod, nowMs: number, deleted: boolean): PodLife
   return { node, phase, startMs, endMs }
 }
 
+/**
+ * The images of the pod's app containers, in spec order, without repeats.
+ * Init containers are left out: they run before the workload (fetching data,
+ * fixing permissions) or beside it as infrastructure (a native-sidecar mesh
+ * proxy), and the 360 view answers "what does this job run".
+ */
+export function podImages(pod: Pod): string[] {
+  return [...new Set((pod.spec?.containers ?? []).flatMap((c) => (c.image ? [c.image] : [])))]
+}
+
 /** Builds a pod's interval from the pod and the facts the collector gathered about it. */
 export function toWorkloadInterval(pod: Pod, facts: IntervalFacts): WorkloadInterval {
   const life = podLifecycle(pod, facts.nowMs, facts.deleted)
@@ -125,6 +135,7 @@ export function toWorkloadInterval(pod: Pod, facts: IntervalFacts): WorkloadInte
     endMs: life.endMs,
     lastSeenMs: facts.nowMs,
     phase: life.phase,
+    images: podImages(pod),
   }
 }
 
@@ -135,7 +146,14 @@ const COMPARED: ReadonlyArray<keyof WorkloadInterval> = [
 
 /** True when two intervals differ at most in lastSeenMs (so the newer need not be written on a watch event). */
 export function sameInterval(a: WorkloadInterval, b: WorkloadInterval): boolean {
-  return COMPARED.every((k) => a[k] === b[k])
+  return COMPARED.every((k) => a[k] === b[k]) && sameImages(a.images, b.images)
+}
+
+// A running pod's image may change (`kubectl set image` on the pod), so images are compared too.
+function sameImages(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const x = a ?? []
+  const y = b ?? []
+  return x.length === y.length && x.every((v, i) => v === y[i])
 }
 
 /** What mapping a pod needs besides the pod: the cluster, the rules, and lookups into the other caches. */

@@ -40,9 +40,11 @@ export interface KubeObject {
   metadata: ObjectMeta
 }
 
-/** A container's (or init container's) resource needs. */
+/** A container's (or init container's) image and resource needs. */
 export interface Container {
   name: string
+  /** Image reference as written in the spec, e.g. `nvcr.io/nvidia/pytorch:24.05-py3`; optional in the API for pod templates only. */
+  image?: string
   resources?: { requests?: ResourceList; limits?: ResourceList }
   /** `Always` on an init container makes it a native sidecar (Kubernetes 1.28+). */
   restartPolicy?: string

@@ -64,7 +64,7 @@ const WORKLOAD_COUNT = `SELECT count() AS n FROM (${LIST_GROUPS})`
 
 /** Every pod interval of one workload, newest row per pod, oldest pod first; one more than the cap to detect truncation. */
 const WORKLOAD_PODS = `
-SELECT pod_uid, pod, node, gpus, gpu_resource, team, project, user, phase,
+SELECT pod_uid, pod, node, gpus, gpu_resource, team, project, user, phase, images,
        toUnixTimestamp64Milli(created_ts) AS created_ms, toUnixTimestamp64Milli(start_ts) AS start_ms,
        toUnixTimestamp64Milli(end_ts) AS end_ms, toUnixTimestamp64Milli(last_seen_ts) AS last_seen_ms
 FROM workload_intervals FINAL
@@ -192,6 +192,8 @@ export interface PodRow {
   project: string
   user: string
   phase: string
+  /** Container images in spec order; [] when unknown (a row stored before migration 0005 collected them). */
+  images: string[]
   createdMs: number
   startMs: number | null
   endMs: number | null
@@ -208,6 +210,7 @@ interface RawPod {
   project: string
   user: string
   phase: string
+  images: string[]
   created_ms: number
   start_ms: number | null
   end_ms: number | null
@@ -227,6 +230,7 @@ export async function workloadPods(query: QueryFn, key: WorkloadKey, limit: numb
     project: r.project,
     user: r.user,
     phase: r.phase,
+    images: r.images,
     createdMs: Number(r.created_ms),
     startMs: r.start_ms === null ? null : Number(r.start_ms),
     endMs: r.end_ms === null ? null : Number(r.end_ms),

@@ -61,6 +61,23 @@ export function namespaceObject(team: string, createdMs: number): KubeObject {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: team, uid: `ns-${team}`, creationTimestamp: iso(createdMs), labels: { 'gpuscope.io/team': team } } }
 }
 
+/**
+ * Real public images a workload of each kind would plausibly run: NGC training
+ * containers for Jobs, GPU Jupyter images for Notebooks, inference servers for
+ * Deployments. One is picked per workload (every pod of it runs the same).
+ */
+export const SIM_IMAGES: Readonly<Record<SimPod['kind'], readonly string[]>> = {
+  Job: ['nvcr.io/nvidia/pytorch:24.05-py3', 'nvcr.io/nvidia/pytorch:24.03-py3', 'nvcr.io/nvidia/nemo:24.12.01', 'nvcr.io/nvidia/tensorflow:24.06-tf2-py3'],
+  Notebook: ['quay.io/jupyter/pytorch-notebook:cuda12-latest', 'kubeflownotebookswg/jupyter-pytorch-cuda-full:v1.8.0'],
+  Deployment: ['nvcr.io/nvidia/tritonserver:24.05-py3', 'vllm/vllm-openai:v0.4.3'],
+}
+
+/** The container image of a simulated workload: fixed by its kind and name. */
+export function simImage(p: Pick<SimPod, 'kind' | 'workloadName'>): string {
+  const choices = SIM_IMAGES[p.kind]
+  return choices[hash32('image', p.kind, p.workloadName) % choices.length] as string
+}
+
 function podOwner(p: SimPod): { kind: string; name: string; apiVersion: string } {
   if (p.kind === 'Job') return { apiVersion: 'batch/v1', kind: 'Job', name: p.workloadName }
   if (p.kind === 'Notebook') return { apiVersion: 'apps/v1', kind: 'StatefulSet', name: p.workloadName }
@@ -99,7 +116,7 @@ export function podObject(sim: SimCluster, p: SimPod, tMs: number): Pod {
       ...(cancelled ? { deletionTimestamp: iso(p.endMs as number) } : {}),
       ownerReferences: [{ ...owner, uid: `owner-${hash32(owner.kind, owner.name).toString(16)}`, controller: true }],
     },
-    spec: { ...(p.node && started ? { nodeName: p.node } : {}), containers: [{ name: 'main', resources: { requests, limits: requests } }] },
+    spec: { ...(p.node && started ? { nodeName: p.node } : {}), containers: [{ name: 'main', image: simImage(p), resources: { requests, limits: requests } }] },
     status: {
       phase, conditions: [scheduled], ...(started ? { startTime: iso(p.startMs as number) } : {}),
       containerStatuses: [{ name: 'main', state: containerState }],
