@@ -1,11 +1,11 @@
-import { OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi'
 import express, { Router, type Express, type RequestHandler } from 'express'
 import type { Logger } from '../core/ports'
 import { registerAdmissionHook } from '../alerts/admission'
+import { demandsBearer } from './authMiddleware'
 import { ok } from './envelope'
 import { errorHandler, notFoundHandler } from './errorHandler'
 import type { Metrics } from './metrics'
-import { newRegistry, type RouteDeps } from './route'
+import { newRegistry, openApiDocument, type RouteDeps } from './route'
 import { registerRoutes } from './routes/index'
 
 /** What the HTTP app needs; the composition root (cli/serve.ts) builds it. */
@@ -26,6 +26,9 @@ export interface AppDeps {
 /**
  * Builds the Express app. Routes added by later issues mount under /api/v1;
  * every answer uses the envelope, every error goes through errorHandler.
+ * Auth guards the paths the API router serves (/api/v1/* and OpenCost's
+ * /allocation/*); /healthz, /readyz, /metrics, /api/v1/openapi.json, the
+ * admission hook and unknown paths (404) need no token.
  */
 export function createApp(deps: AppDeps): Express {
   const app = express()
@@ -46,6 +49,9 @@ export function createApp(deps: AppDeps): Express {
     const problems = await deps.readiness()
     res.status(problems.length === 0 ? 200 : 503).json(ok({ ready: problems.length === 0, problems }))
   })
+  // No token on /metrics even with auth on, so Prometheus can scrape it; it does expose fleet gauges with
+  // per-team allocation (gpuscope_allocated_gpus{team}), so who may reach the port is the NetworkPolicy's
+  // job (docs/operations.md, step Network), not a token's.
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
   })
@@ -57,21 +63,33 @@ export function createApp(deps: AppDeps): Express {
   }
   const api = Router()
   const registry = newRegistry()
-  if (deps.auth) api.use(deps.auth)
   registerRoutes(api, registry, deps.routes)
-  const openapi = new OpenApiGeneratorV3(registry.definitions).generateDocument({
-    openapi: '3.0.3',
-    info: { title: 'gpuscope API', version: deps.version, description: 'GPU fleet capacity, allocation, utilization, idle work and chargeback. Every answer is {status, data, warnings}.' },
-    servers: [{ url: '/' }],
-  })
+  const openapi = openApiDocument(registry, { version: deps.version, bearer: deps.auth !== undefined && demandsBearer(deps.auth) })
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi)
   })
   // Outside the /api/v1 router: the API server calls it without a gpuscope token, and it must fail open.
   registerAdmissionHook(app, deps.routes)
+  if (deps.auth) app.use(onServedPaths(api, deps.auth))
   app.use(api)
 
   app.use(notFoundHandler)
   app.use(errorHandler(deps.logger))
   return app
+}
+
+/** A router layer as the `router` package keeps it (Express 5): `match` is pure and says whether it serves a path. */
+interface PathLayer {
+  match(path: string): unknown
+}
+
+/**
+ * Runs `guard` (auth) for requests to a path the router serves, with any
+ * method, and lets every other request pass on to the 404 handler: an
+ * unknown path answers 404 without a token, a known one still 401s. The
+ * router's own layers decide, so the guard and the routing cannot disagree.
+ */
+function onServedPaths(router: Router, guard: RequestHandler): RequestHandler {
+  const layers = router.stack as unknown as PathLayer[]
+  return (req, res, next) => (layers.some((layer) => layer.match(req.path) !== false) ? guard(req, res, next) : next())
 }

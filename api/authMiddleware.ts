@@ -88,6 +88,11 @@ function answer(res: Response, err: UnauthorizedError | ForbiddenError): void {
   res.status(403).json(fail(err.type, err.message))
 }
 
+const bearerHandlers = new WeakSet<RequestHandler>()
+
+/** Whether the handler is a createAuth middleware that demands bearer tokens (auth enabled), so the OpenAPI document declares them. */
+export const demandsBearer = (handler: RequestHandler): boolean => bearerHandlers.has(handler)
+
 /**
  * Express middleware for /api/v1: with auth disabled every request is
  * anonymous; otherwise a known bearer token is required (401 with
@@ -102,7 +107,7 @@ export function createAuth(config: AuthConfig): RequestHandler {
     }
   }
   const entries: Entry[] = config.tokens.map((t) => ({ digest: digest(t.token), principal: principalFor(t) }))
-  return (req, res, next) => {
+  const handler: RequestHandler = (req, res, next) => {
     try {
       setPrincipal(res, authenticate(entries, req))
     } catch (err) {
@@ -111,4 +116,6 @@ export function createAuth(config: AuthConfig): RequestHandler {
     }
     next()
   }
+  bearerHandlers.add(handler)
+  return handler
 }

@@ -5,7 +5,8 @@
  *   gpuscope_allocated_gpus{cluster,pool,gpu_model,team}    GPUs held by running pods
  *   gpuscope_pending_gpus{cluster,team}                     GPUs requested by pods not scheduled yet
  *   gpuscope_utilization_ratio{cluster,pool,gpu_model,team} mean utilization of allocated GPUs, last 5 min
- *   gpuscope_idle_workloads{cluster,team}                   running workloads idle, stuck or hung (core/idleMachine.ts, as /api/v1/idle)
+ *   gpuscope_idle_workloads{cluster,team}                   running workloads idle, stuck or hung (core/idleMachine.ts, as /api/v1/idle);
+ *                                                           0 for every cluster and team with running work, so "none idle" has series
  *
  * Values come from the store and are refreshed on a timer (default every
  * 30 s), never per scrape, so a scrape only copies numbers already in memory.
@@ -34,7 +35,6 @@ export const DEFAULT_MAX_SERIES = 100
 export const OTHER = '__other__'
 const DEFAULT_REFRESH_MS = 30_000
 const DEFAULT_UTIL_WINDOW_MS = 5 * 60_000
-/** The hourly history behind "idle since" reaches this far before the minute lookback (as /api/v1/idle). */
 
 /** What the gauges read: the store, a logger, the clock and the idle thresholds. */
 export interface FleetMetricsDeps {
@@ -52,16 +52,28 @@ export interface FleetMetricsOptions {
 }
 
 
-/** Idle-class workloads (idle, stuck, hung; warned and stopped included) counted by cluster and team. */
-function idleRows(assessed: readonly AssessedWorkload[]): GaugeRow[] {
+/**
+ * Idle-class workloads (idle, stuck, hung; warned and stopped included)
+ * counted by cluster and team, with a 0 for every cluster and team that runs
+ * a workload or holds GPUs and for every cluster with capacity (team '' when
+ * it has no other series): "none idle" is a 0, so sum() and alerts can tell it
+ * from an exporter that stopped exporting (no series at all).
+ */
+function idleRows(assessed: readonly AssessedWorkload[], allocated: readonly GaugeRow[], capacity: readonly GaugeRow[]): GaugeRow[] {
   const counts = new Map<string, GaugeRow>()
-  for (const { workload: w, assessment: a } of assessed) {
-    if (!IDLE_CLASS.has(a.verdict)) continue
-    const key = JSON.stringify([w.cluster, w.team])
-    const row = counts.get(key) ?? { labels: { cluster: w.cluster, team: w.team }, value: 0, weight: 1 }
-    row.value++
+  const rowOf = (cluster: string, team: string): GaugeRow => {
+    const key = JSON.stringify([cluster, team])
+    const row = counts.get(key) ?? { labels: { cluster, team }, value: 0, weight: 1 }
     counts.set(key, row)
+    return row
   }
+  for (const { workload: w, assessment: a } of assessed) {
+    const row = rowOf(w.cluster, w.team)
+    if (IDLE_CLASS.has(a.verdict)) row.value++
+  }
+  for (const { labels } of allocated) rowOf(labels.cluster ?? '', labels.team ?? '')
+  const seen = new Set([...counts.values()].map((r) => r.labels.cluster))
+  for (const { labels } of capacity) if (!seen.has(labels.cluster)) rowOf(labels.cluster ?? '', '')
   return [...counts.values()]
 }
 
@@ -130,7 +142,7 @@ export function registerFleetMetrics(registry: Registry, deps: FleetMetricsDeps,
     try {
       const [gauged, idle] = await Promise.all([fleetSnapshot(deps.query, nowMs, opts.utilWindowMs ?? DEFAULT_UTIL_WINDOW_MS), assessRunning(deps.query, deps.idle, nowMs)])
       if (idle.warnings.length) deps.logger.warn({ warnings: idle.warnings }, 'fleet metrics: idle evidence incomplete')
-      const snapshot: Rows = { ...gauged, idle: idleRows(idle.assessed) }
+      const snapshot: Rows = { ...gauged, idle: idleRows(idle.assessed, gauged.allocated, gauged.capacity) }
       // Reset and set in one synchronous pass: a scrape never sees a half-updated gauge.
       for (const { def, gauge } of gauges) {
         gauge.reset()

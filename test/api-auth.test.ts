@@ -137,9 +137,37 @@ describe('bearer token auth on /api/v1', () => {
     expect(admin.status).toBe(404)
   })
 
-  it('/healthz and /metrics need no token', async () => {
+  it('/healthz, /metrics and the OpenAPI document need no token', async () => {
     expect((await call('/healthz')).status).toBe(200)
     expect((await call('/metrics')).status).toBe(200)
+    expect((await call('/api/v1/openapi.json')).status).toBe(200)
+  })
+
+  it.each([
+    { path: '/nope', method: 'GET' },
+    { path: '/api/v1/nope', method: 'GET' },
+    { path: '/allocation/nope', method: 'GET' },
+    { path: '/api/v1/workloads/a/b/c', method: 'GET' },
+    { path: '/nope', method: 'POST' },
+  ])('$method $path: 404 in the error envelope, with or without a token', async ({ path, method }) => {
+    for (const token of [undefined, 'not-a-configured-token-at-all', TOKENS.viewer]) {
+      const res = await call(path, token, { method })
+      expect(res.status, String(token)).toBe(404)
+      expect(res.body).toEqual({ status: 'error', error: { type: 'not_found', message: `no route ${method} ${path}` } })
+    }
+  })
+
+  it('every documented route answers 401 without a token, and the document requires the bearer scheme', async () => {
+    const doc = (await call('/api/v1/openapi.json')).body
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' })
+    expect(doc.security).toEqual([{ bearerAuth: [] }])
+    const routes = Object.entries<object>(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ path: path.replace(/\{\w+\}/g, 'x'), method: method.toUpperCase() })))
+    expect(routes.length).toBeGreaterThan(15)
+    for (const { path, method } of routes) {
+      const res = await call(path, undefined, { method })
+      expect(res.status, `${method} ${path}`).toBe(401)
+      expect(res.body.error.message, `${method} ${path}`).toBe(MISSING_TOKEN)
+    }
   })
 
   it('with auth disabled every request is anonymous and sees every team', async () => {
@@ -148,6 +176,9 @@ describe('bearer token auth on /api/v1', () => {
     try {
       const res = await call('/api/v1/workloads')
       expect(names(res.body)).toEqual(['cars', 'words'])
+      const doc = (await call('/api/v1/openapi.json')).body
+      expect(doc.security).toBeUndefined()
+      expect(doc.components.securitySchemes).toBeUndefined()
     } finally {
       base = saved
     }

@@ -199,7 +199,7 @@ describe('GET /api/v1/idle', () => {
   it('documents its parameters in the OpenAPI document', async () => {
     const { body } = await get('/api/v1/openapi.json')
     const params = body.paths['/api/v1/idle'].get.parameters.map((p: any) => p.name)
-    expect(params).toEqual(['window', 'kind', 'team', 'state', 'minGpus'])
-    expect(body.paths['/api/v1/insights'].get.parameters.map((p: any) => p.name)).toEqual(['window', 'team'])
+    expect(params).toEqual(['window', 'kind', 'team', 'state', 'minGpus', 'format'])
+    expect(body.paths['/api/v1/insights'].get.parameters.map((p: any) => p.name)).toEqual(['window', 'team', 'format'])
   })
 })

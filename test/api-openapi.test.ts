@@ -214,6 +214,8 @@ describe('real answers match the document', () => {
     await check({ path: '/api/v1/summary', status: 200 })
     await check({ path: '/api/v1/summary', status: 200, token: TEAM })
     await check({ path: '/api/v1/summary', query: 'window=24h', status: 400 })
+    await check({ path: '/api/v1/summary', query: 'format=csv', status: 400 })
+    await check({ path: '/api/v1/usage', query: 'format=xml', status: 400 })
     const cb = await check({ path: '/api/v1/chargeback', query: 'period=7d', status: 200 })
     expect(cb.data.rows.length).toBeGreaterThan(1)
     await check({ path: '/api/v1/chargeback', query: 'period=7d&by=project&basis=hybrid&idleSurcharge=0.5&idleShare=proportional', status: 200 })

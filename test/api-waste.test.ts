@@ -111,7 +111,7 @@ describe('GET /api/v1/waste/final-states over the Helios replay', () => {
 
   it('is documented in the OpenAPI document from the schema that validates it', async () => {
     const doc = (await getFrom(app.base, '/api/v1/openapi.json')).body
-    expect(doc.paths['/api/v1/waste/final-states'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['period', 'by', 'top', 'team'])
+    expect(doc.paths['/api/v1/waste/final-states'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['period', 'by', 'top', 'team', 'format'])
   })
 
   it.each([

@@ -127,10 +127,22 @@ describe('fleet gauges from the store', () => {
 
   it('counts workloads the idle core judges idle: GPUs below the threshold for the window and, for notebooks, idle kernels', async () => {
     // nb is idle, sleepy stuck (nothing since its start); nb2 had kernel activity; quiet is only suspect after 20 minutes; train is busy.
+    // Capped at 2 series: vision's 1 and the 0 of c2 (capacity, no workloads) fold into __other__; the total stays 2.
     expect(await values('gpuscope_idle_workloads')).toEqual([
+      [{ cluster: OTHER, team: OTHER }, 1],
       [{ cluster: 'c1', team: 'text' }, 1],
-      [{ cluster: 'c1', team: 'vision' }, 1],
     ])
+  })
+
+  it.each([
+    { name: 'some idle: counts, with 0 for a cluster that has capacity and no workloads', atMs: NOW, want: [[{ cluster: 'c1', team: 'text' }, 1], [{ cluster: 'c1', team: 'vision' }, 1], [{ cluster: 'c2', team: '' }, 0]] },
+    // Two days on the pods still run but have no samples in the window: unknown, never idle.
+    { name: 'none idle: a 0 for every cluster and team with running work, not an empty gauge', atMs: NOW + 48 * HOUR, want: [[{ cluster: 'c1', team: 'text' }, 0], [{ cluster: 'c1', team: 'vision' }, 0], [{ cluster: 'c2', team: '' }, 0]] },
+  ])('idle workloads, $name', async ({ atMs, want }) => {
+    const own = new Registry()
+    await registerFleetMetrics(own, { query: ts.store.query, logger: silentLogger, now: () => atMs, idle: ts.config.idle }).refresh()
+    const { values: vals } = await own.getSingleMetric('gpuscope_idle_workloads')!.get()
+    expect(vals.map((v) => [v.labels, v.value]).sort((a, b) => JSON.stringify(a[0]).localeCompare(JSON.stringify(b[0])))).toEqual(want)
   })
 
   it('scrapes read memory only: no store query per scrape', async () => {

@@ -59,6 +59,7 @@ export function registerOpenCostRoutes(router: Router, registry: OpenAPIRegistry
         400: { description: "bad input, in OpenCost's error shape {code: 400, status: 'error', data: null, message}", content: { 'application/json': { schema: ocError } } },
         404: { description: "no such object, in OpenCost's error shape", content: { 'application/json': { schema: ocError } } },
         500: { description: "internal error, in OpenCost's error shape", content: { 'application/json': { schema: ocError } } },
+        503: { description: "a source did not answer, in OpenCost's error shape", content: { 'application/json': { schema: ocError } } },
       },
     })
     router.get(path, async (req: Request, res: Response) => {
