@@ -30,7 +30,11 @@ export const rateCardSchema = z.strictObject({
 
 /** Analytics and chargeback settings. */
 export const analyticsSchema = z.strictObject({
-  /** How unallocated capacity cost is shared: none (shown as __unallocated__), proportional to allocated cost, or even across rows. */
+  /**
+   * How the cost of capacity no workload held is shared: none (left as its own __idle__ row), proportional
+   * to allocated cost, or even across rows. (__unallocated__ is another row: allocation with no value for
+   * the chargeback key, e.g. pods with no team label.)
+   */
   idleShare: z.enum(['none', 'proportional', 'even']).default('none'),
   /**
    * What owners are charged for (core/ledger.ts): allocated GPU-hours (default), effective GPU-hours

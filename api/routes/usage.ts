@@ -3,7 +3,7 @@ import type { Router } from 'express'
 import { z } from 'zod'
 import { chargeback, costByKey, splitRow, UNATTRIBUTED_ROW, type ChargeInput, type ChargeRow, type CostTotal, type IdleSharePolicy } from '../../core/chargeback'
 import { InputError } from '../../core/errors'
-import { applyChargeBasis, CHARGE_BASES, splitOnBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
+import { applyChargeBasis, splitOnBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
 import {
   buildSeries, capacityApplies, CAPACITY_KEYS, GROUP_KEYS, monthlyAllocation, parseFilterValues, parseGroupBy, parsePeriod, recentMonths, topWaste, usageGrid,
   type BucketGrid, type Filters, type GroupKey, type UsageSeries,
@@ -13,6 +13,7 @@ import { allocationCost, capacityCost, fleetAt, lastHour } from '../../store/que
 import { allocationBuckets, capacityBuckets, rollupFor, utilBuckets, type UsageSpec } from '../../store/queries/usage'
 import { teamScope, type Principal } from '../auth'
 import { chargebackData, summaryData, usageData } from '../schemas/usage'
+import { chargebackQuery, summaryQuery, usageQuery } from '../schemas/usageQuery'
 import { memo } from '../memo'
 import { defineRoute, type RouteDeps, type Table } from '../route'
 
@@ -21,34 +22,13 @@ const DAY_MS = 24 * HOUR_MS
 /** Steps tried, finest first, when /usage is asked without one. */
 const AUTO_STEPS_MS = [60_000, 5 * 60_000, 15 * 60_000, HOUR_MS, 6 * HOUR_MS, DAY_MS, 7 * DAY_MS]
 const AUTO_STEP_POINTS = 500
-const CHARGE_KEYS = ['team', 'project', 'user', 'namespace'] as const
 /** Keys with many values: /usage counts the groups before it reads utilization for them. */
 const WIDE_KEYS: readonly GroupKey[] = ['node', 'user', 'workload']
-
-const filterShape = Object.fromEntries(
-  GROUP_KEYS.map((k) => [k, z.string().optional().describe(`only rows whose ${k} is one of these comma-separated values`)]),
-) as Record<GroupKey, z.ZodOptional<z.ZodString>>
-
-const usageQuery = z.strictObject({
-  window: z.string().default('24h').describe('24h, 7d, FROM,TO (RFC 3339), 2026-Q3, 2026-09 or 2026-09-14'),
-  step: z.string().optional().describe('bucket size, a whole number of minutes (1m, 1h, 1d); default: the finest giving at most 500 points'),
-  groupBy: z.string().optional().describe(`comma-separated keys: ${GROUP_KEYS.join(', ')}`),
-  ...filterShape,
-})
-
-const summaryQuery = z.strictObject({})
-
-const chargebackQuery = z.strictObject({
-  period: z.string().optional().describe('a month (2026-09), a quarter (2026-Q3) or a window (30d, FROM,TO); default: this month so far'),
-  by: z.enum(CHARGE_KEYS).default('team'),
-  idleShare: z.enum(['none', 'proportional', 'even']).optional().describe('overrides analytics.idleShare'),
-  basis: z.enum(CHARGE_BASES).optional().describe('what owners pay for: allocated, effective (allocation x utilization) or hybrid; overrides analytics.chargeBasis'),
-  idleSurcharge: z.coerce.number().min(-1_000).max(1_000).optional().describe('hybrid: $ per idle-while-allocated GPU-hour (negative = credit); overrides analytics.idleSurchargeUsdPerGpuHour'),
-})
 
 /** Registers /usage, /summary, /chargeback. */
 export function registerUsageRoutes(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
   const summaries = memo<Awaited<ReturnType<typeof summary>>>(deps.config.analytics.summaryCacheMs)
+  const chargeQuery = chargebackQuery(deps.config.analytics.chargeBasis)
   defineRoute(router, registry, {
     path: '/api/v1/usage',
     summary: 'Capacity, allocation, pending demand and utilization per group and step',
@@ -70,7 +50,7 @@ export function registerUsageRoutes(router: Router, registry: OpenAPIRegistry, d
     path: '/api/v1/chargeback',
     summary: 'GPU-hours and cost per team, project, user or namespace for a period, reconciled to the fleet cost to the cent',
     tag: 'usage',
-    query: chargebackQuery,
+    query: chargeQuery,
     response: chargebackData,
     csv: true,
     handler: async ({ query, principal, nowMs }) => charge(deps, query, principal, nowMs),
@@ -94,12 +74,10 @@ function scopedFilters(raw: Partial<Record<GroupKey, string | undefined>>, princ
   return filters
 }
 
-/** The step asked for (a whole number of minutes, so a rollup tiles it), or the finest that gives at most 500 points. */
-function parseStep(text: string | undefined, window: TimeWindow): number {
-  if (text === undefined) {
-    const spanMs = window.toMs - window.fromMs
-    return AUTO_STEPS_MS.find((s) => spanMs / s <= AUTO_STEP_POINTS) ?? 30 * DAY_MS
-  }
+/** The step asked for (a whole number of minutes, so a rollup tiles it, and no longer than the window), or the finest that gives at most 500 points. */
+function parseStep(text: string | undefined, windowText: string, window: TimeWindow): number {
+  const spanMs = window.toMs - window.fromMs
+  if (text === undefined) return AUTO_STEPS_MS.find((s) => spanMs / s <= AUTO_STEP_POINTS) ?? 30 * DAY_MS
   let stepMs: number
   try {
     stepMs = parseDuration(text)
@@ -108,6 +86,10 @@ function parseStep(text: string | undefined, window: TimeWindow): number {
     throw err
   }
   if (!rollupFor(stepMs)) throw new InputError(`bad step '${text}': it must be a whole number of minutes (utilization is read from 1-minute and 1-hour rollups)`)
+  // A longer step would make one bucket that starts before the window and is mostly outside it.
+  if (stepMs > spanMs) {
+    throw new InputError(`bad step '${text}': it is longer than the window '${windowText}' (${formatDuration(spanMs)}): use a step of at most ${formatDuration(spanMs)}`)
+  }
   return stepMs
 }
 
@@ -115,7 +97,7 @@ function parseStep(text: string | undefined, window: TimeWindow): number {
 async function usage(deps: RouteDeps, q: z.infer<typeof usageQuery>, principal: Principal, nowMs: number) {
   const cfg = deps.config.analytics
   const window = parseWindow(q.window, nowMs)
-  const stepMs = parseStep(q.step, window)
+  const stepMs = parseStep(q.step, q.window, window)
   const grid = usageGrid(window, stepMs, cfg.maxPoints)
   const groupBy = parseGroupBy(q.groupBy)
   const warnings: string[] = []
@@ -247,7 +229,7 @@ function rateWarnings(capacity: CostTotal, defaultRate: number): string[] {
 }
 
 /** GET /chargeback: GPU-hours and cost per key for a period, reconciled to the fleet's capacity cost to the cent. */
-async function charge(deps: RouteDeps, q: z.infer<typeof chargebackQuery>, principal: Principal, nowMs: number) {
+async function charge(deps: RouteDeps, q: z.infer<ReturnType<typeof chargebackQuery>>, principal: Principal, nowMs: number) {
   const cfg = deps.config.analytics
   const period = parsePeriod(q.period, nowMs)
   if (period.fromMs >= nowMs) throw new InputError(`period '${q.period}' starts after now: there is nothing to charge yet`)
@@ -265,12 +247,11 @@ async function charge(deps: RouteDeps, q: z.infer<typeof chargebackQuery>, princ
   const capacity = costByKey(capUses, cfg.rateCard).get('') ?? { gpuHours: 0, costUsd: 0, defaultRateGpuHours: 0, unpricedCloudGpuHours: 0 }
   const fleet = chargeback(chargeInputs(costs, used), { capacityGpuHours: capacity.gpuHours, capacityCostUsd: capacity.costUsd }, policy)
   const basis: BasisPolicy = { basis: q.basis ?? cfg.chargeBasis, idleSurchargeUsdPerGpuHour: q.idleSurcharge ?? cfg.idleSurchargeUsdPerGpuHour }
-  if (basis.basis !== 'hybrid' && q.idleSurcharge !== undefined) throw new InputError(`idleSurcharge applies to basis=hybrid only (basis is ${basis.basis})`)
   const ledger = applyChargeBasis(fleet.rows, basis)
   const warnings = period.toMs > nowMs ? [`the period is not over: charged up to now (${new Date(nowMs).toISOString()})`] : []
   let rows = ledger
   const rowsCents = ledger.reduce((n, r) => n + r.costCents, 0)
-  let reconciliation: Record<string, unknown> = { scope: 'fleet', ...fleet.reconciliation, reconciled: fleet.reconciliation.reconciled && rowsCents === Math.round(fleet.reconciliation.fleetCostUsd * 100) }
+  let reconciliation: { reconciled: boolean; policy?: IdleSharePolicy } & Record<string, unknown> = { scope: 'fleet', ...fleet.reconciliation, reconciled: fleet.reconciliation.reconciled && rowsCents === Math.round(fleet.reconciliation.fleetCostUsd * 100) }
   if (team === undefined) {
     warnings.push(...rateWarnings(capacity, cfg.rateCard.defaultUsdPerGpuHour), ...fleet.warnings)
   } else {
@@ -281,7 +262,7 @@ async function charge(deps: RouteDeps, q: z.infer<typeof chargebackQuery>, princ
     warnings.push(`scoped to team '${team}': the rows are the team's share of the fleet's cost`)
   }
   const data = { period: { input: q.period ?? null, ...isoWindow(upTo) }, by: q.by, idleShare: reconciliation.policy ?? policy, chargeBasis: basis.basis, idleSurchargeUsdPerGpuHour: basis.idleSurchargeUsdPerGpuHour, rows, reconciliation }
-  return { data, warnings, table: chargeTable(q.by, rows) }
+  return { data, warnings, table: chargeTable(data, rows), headers: chargeHeaders(reconciliation.reconciled, warnings) }
 }
 
 /** A team-scoped caller's rows: its team row, or that row split by the asked key (summing to it to the cent). */
@@ -302,15 +283,66 @@ async function teamRows(deps: RouteDeps, team: string, by: GroupKey, span: { fro
   }
 }
 
-const CHARGE_COLUMNS = [
-  'allocatedGpuHours', 'effectiveGpuHours', 'idleGpuHours', 'utilUnknownGpuHours', 'allocatedCostUsd', 'idleShareCostUsd', 'idleAllocatedCostUsd', 'basisAdjustmentUsd', 'costUsd',
-] as const
+/** The key of the CSV's last row: the sum of the rows, which reconciles to the fleet's cost (a team's cost for a team token). */
+const TOTAL_ROW = '__total__'
 
-/** One CSV row per chargeback row, money with two decimals for finance. */
-function chargeTable(by: string, rows: readonly LedgerRow[]): Table {
-  const money = new Set<string>(['allocatedCostUsd', 'idleShareCostUsd', 'idleAllocatedCostUsd', 'basisAdjustmentUsd', 'costUsd'])
+const CHARGE_HOURS = ['allocatedGpuHours', 'usedGpuHours', 'idleGpuHours', 'utilUnknownGpuHours'] as const
+const CHARGE_MONEY = ['allocatedCostUsd', 'idleShareCostUsd', 'idleAllocatedCostUsd', 'basisAdjustmentUsd', 'costUsd'] as const
+/** What a chargeback was computed for, repeated on every CSV row so a file stands on its own. */
+type ChargeTerms = { period: { from: string; to: string }; by: string; idleShare: string; chargeBasis: string; idleSurchargeUsdPerGpuHour: number }
+
+/**
+ * The chargeback as CSV for finance: the period and the terms (idle share,
+ * basis, surcharge) on every row, GPU-hours, money with two decimals and in
+ * whole cents, then the `__total__` row. effectiveGpuHours is left out: on
+ * every row it equals usedGpuHours, whatever the basis.
+ */
+function chargeTable(terms: ChargeTerms, rows: readonly LedgerRow[]): Table {
+  const { period, by, idleShare, chargeBasis, idleSurchargeUsdPerGpuHour } = terms
+  const common = { from: period.from, to: period.to, idleShare, chargeBasis, idleSurchargeUsdPerGpuHour }
+  const line = (r: LedgerRow) => ({
+    ...common,
+    [by]: r.key,
+    ...Object.fromEntries(CHARGE_HOURS.map((c) => [c, r[c]])),
+    ...Object.fromEntries(CHARGE_MONEY.map((c) => [c, r[c].toFixed(2)])),
+    costCents: r.costCents,
+  })
   return {
-    columns: [by, ...CHARGE_COLUMNS],
-    rows: rows.map((r) => ({ [by]: r.key, ...Object.fromEntries(CHARGE_COLUMNS.map((c) => [c, money.has(c) ? (r[c] as number).toFixed(2) : r[c]])) })),
+    columns: [...Object.keys(common), by, ...CHARGE_HOURS, ...CHARGE_MONEY, 'costCents'],
+    rows: [...rows.map(line), { ...common, [by]: TOTAL_ROW, ...totals(rows) }],
   }
+}
+
+/**
+ * The rows summed, money in whole cents, so costCents is the fleet's cost
+ * (a team's for a team token) when the rows reconcile. Idle GPU-hours and
+ * idle-while-allocated cost stay blank: `__idle__` counts unallocated
+ * capacity and `__idle_allocated__` repeats the owners' idle, so their sum
+ * means nothing.
+ */
+function totals(rows: readonly LedgerRow[]): Record<string, unknown> {
+  const sum = (f: (r: LedgerRow) => number) => rows.reduce((n, r) => n + f(r), 0)
+  const usd = (c: (typeof CHARGE_MONEY)[number]) => (sum((r) => Math.round(r[c] * 100)) / 100).toFixed(2)
+  const used = rows.filter((r) => r.usedGpuHours !== null)
+  const costCents = sum((r) => r.costCents)
+  return {
+    allocatedGpuHours: sum((r) => r.allocatedGpuHours),
+    usedGpuHours: used.length > 0 ? used.reduce((n, r) => n + (r.usedGpuHours ?? 0), 0) : null,
+    idleGpuHours: null,
+    utilUnknownGpuHours: sum((r) => r.utilUnknownGpuHours),
+    allocatedCostUsd: usd('allocatedCostUsd'),
+    idleShareCostUsd: usd('idleShareCostUsd'),
+    idleAllocatedCostUsd: null,
+    basisAdjustmentUsd: usd('basisAdjustmentUsd'),
+    costUsd: (costCents / 100).toFixed(2),
+    costCents,
+  }
+}
+
+/** A header value in ASCII: JSON with every non-ASCII character escaped (JSON already escapes newlines and other controls). */
+const asciiJson = (value: unknown): string => JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+
+/** Response headers that carry what a CSV body cannot: whether the rows reconcile, and the warnings as a JSON array. */
+export function chargeHeaders(reconciled: boolean, warnings: readonly string[]): Record<string, string> {
+  return { 'X-Gpuscope-Reconciled': String(reconciled), 'X-Gpuscope-Warnings': asciiJson(warnings) }
 }
