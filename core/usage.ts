@@ -54,6 +54,12 @@ export interface UtilRow {
   weightedN: number
   samples: number
   grEngineActiveSamples: number
+  /**
+   * Allocated GPU-milliseconds the samples speak for (each pod's allocation in the
+   * bucket from the hour of its first sample there); the rest is unknown. Absent:
+   * all of the bucket's allocation.
+   */
+  sampledGpuMs?: number
 }
 
 /** Which DCGM metric backed a utilization figure. */
@@ -166,8 +172,10 @@ export interface UsagePoint extends UtilFigure {
   /** allocated × utilization. */
   utilizedGpus: number | null
   allocatedGpuHours: number
-  /** allocated GPU-hours × utilization; null when GPUs were allocated but no sample tells how busy they were. */
+  /** sampled GPU-hours × utilization; null when GPUs were allocated but no sample tells how busy they were. */
   usedGpuHours: number | null
+  /** Allocated GPU-hours no sample speaks for: all of them when usedGpuHours is null, else those before the first sample in the step. */
+  utilUnknownGpuHours: number
 }
 
 /** A group's figures over the whole window. */
@@ -177,7 +185,7 @@ export interface UsageTotals {
   pendingGpuHours: number
   /** Σ allocated GPU-hours × utilization over the steps whose utilization is known. */
   usedGpuHours: number | null
-  /** Allocated GPU-hours in steps with no utilization sample: neither used nor idle, unknown. */
+  /** Allocated GPU-hours no utilization sample speaks for: neither used nor idle, unknown. */
   utilUnknownGpuHours: number
   allocationRatio: number | null
   /** used / allocated, over the steps whose utilization is known. */
@@ -253,13 +261,26 @@ export function buildSeries(groupBy: readonly GroupKey[], grid: BucketGrid, nowM
   return { series, warnings }
 }
 
+/**
+ * The allocated GPU-milliseconds of a point its samples speak for: all of them unless the
+ * store says fewer (a step longer than an hour whose samples begin late); a shortfall under
+ * one GPU-millisecond is rounding between the two queries, not a gap.
+ */
+export function sampledGpuMsOf(allocatedGpuMs: number, util: UtilRow | undefined): number {
+  if (!util || util.sampledGpuMs === undefined) return allocatedGpuMs
+  const sampled = Math.max(0, util.sampledGpuMs)
+  return allocatedGpuMs - sampled < 1 ? allocatedGpuMs : sampled
+}
+
 function pointOf(b: Bucket, capacityGpuMs: number | null, allocatedGpuMs: number, pendingGpuMs: number, util: UtilRow | undefined): UsagePoint {
   const spanMs = b.hiMs - b.loMs
   const capacityGpus = capacityGpuMs === null ? null : capacityGpuMs / spanMs
   const allocatedGpus = allocatedGpuMs / spanMs
-  const figure = utilFigure(util)
+  const sampledGpuMs = sampledGpuMsOf(allocatedGpuMs, util)
+  const known = utilFigure(util).utilRatio !== null && sampledGpuMs > 0
+  const figure = known ? utilFigure(util) : utilFigure(undefined)
   const allocatedGpuHours = gpuHoursOfMs(allocatedGpuMs)
-  const known = figure.utilRatio !== null
+  const unsampledGpuHours = known ? gpuHoursOfMs(allocatedGpuMs - sampledGpuMs) : allocatedGpuHours
   return {
     ts: new Date(b.tsMs).toISOString(),
     capacityGpus,
@@ -267,9 +288,10 @@ function pointOf(b: Bucket, capacityGpuMs: number | null, allocatedGpuMs: number
     pendingGpus: pendingGpuMs / spanMs,
     allocationRatio: ratio(allocatedGpus, capacityGpus),
     ...figure,
-    utilizedGpus: known ? allocatedGpus * (figure.utilRatio as number) : allocatedGpuMs === 0 ? 0 : null,
+    utilizedGpus: known ? (sampledGpuMs / spanMs) * (figure.utilRatio as number) : allocatedGpuMs === 0 ? 0 : null,
     allocatedGpuHours,
-    usedGpuHours: known ? allocatedGpuHours * (figure.utilRatio as number) : allocatedGpuMs === 0 ? 0 : null,
+    usedGpuHours: known ? gpuHoursOfMs(sampledGpuMs) * (figure.utilRatio as number) : allocatedGpuMs === 0 ? 0 : null,
+    utilUnknownGpuHours: unsampledGpuHours,
   }
 }
 
@@ -279,8 +301,8 @@ export function totalsOf(points: readonly UsagePoint[], sums: { capacityGpuMs: n
   let usedGpuHours = 0
   let utilUnknownGpuHours = 0
   for (const p of points) {
-    if (p.usedGpuHours === null) utilUnknownGpuHours += p.allocatedGpuHours
-    else usedGpuHours += p.usedGpuHours
+    utilUnknownGpuHours += p.utilUnknownGpuHours
+    if (p.usedGpuHours !== null) usedGpuHours += p.usedGpuHours
   }
   const capacityGpuHours = sums.capacityGpuMs === null ? null : gpuHoursOfMs(sums.capacityGpuMs)
   const knownGpuHours = allocatedGpuHours - utilUnknownGpuHours

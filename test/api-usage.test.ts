@@ -141,10 +141,13 @@ describe('GET /api/v1/usage', () => {
     expect(nlp.points[1].allocatedGpuHours).toBeCloseTo(34, 9)
     expect(nlp.points[1].utilRatio).toBeCloseTo(0.77, 6)
     expect(nlp.points[1].pendingGpus).toBeCloseTo(8 / 6, 9)
-    expect(nlp.totals).toMatchObject({ capacityGpuHours: null, utilUnknownGpuHours: 0 })
+    // chat-serve's 4 GPU-h have no sample: unknown, not used at the others' 0.77.
+    expect(nlp.points[1].usedGpuHours).toBeCloseTo(30 * 0.77, 4)
+    expect(nlp.points[1].utilUnknownGpuHours).toBeCloseTo(4, 9)
+    expect(nlp.totals).toMatchObject({ capacityGpuHours: null, utilUnknownGpuHours: 4 })
     expect(nlp.totals.allocatedGpuHours).toBeCloseTo(56, 9)
-    expect(nlp.totals.usedGpuHours).toBeCloseTo(18.5 + 34 * 0.77, 4)
-    expect(nlp.totals.wasteGpuHours).toBeCloseTo(56 - 18.5 - 34 * 0.77, 4)
+    expect(nlp.totals.usedGpuHours).toBeCloseTo(18.5 + 30 * 0.77, 4)
+    expect(nlp.totals.wasteGpuHours).toBeCloseTo(52 - 18.5 - 30 * 0.77, 4)
     const vision = seriesOf(body, { team: 'vision' })
     // train-det began at 22:00 the day before: only 00:00-03:00 counts. 4 x 3 + 1/7 x 6 + notebook 2 x 1 = 104/7 GPU-h.
     expect(vision.points[0].allocatedGpuHours).toBeCloseTo(104 / 7, 9)
@@ -245,6 +248,19 @@ describe('GET /api/v1/usage', () => {
     },
     { name: 'bad step', query: 'step=5x', message: "bad step '5x': expected a number and unit like 30s, 5m, 1h, 1d or 1w, or a composite like 1h30m" },
     { name: 'step finer than the rollups', query: 'step=90s', message: "bad step '90s': it must be a whole number of minutes (utilization is read from 1-minute and 1-hour rollups)" },
+    { name: 'step longer than the window', query: 'window=24h&step=2d', message: "bad step '2d': it is longer than the window '24h' (1d): use a step of at most 1d" },
+    {
+      name: 'step longer than a FROM,TO window',
+      query: `window=${WINDOW}&step=1d`,
+      message: `bad step '1d': it is longer than the window '${WINDOW}' (12h): use a step of at most 12h`,
+    },
+    {
+      name: 'groupBy given twice',
+      query: 'groupBy=team&groupBy=pool',
+      message: 'bad query: groupBy: given 2 times; give groupBy once (comma-separated values: groupBy=team,pool)',
+    },
+    { name: 'a filter given twice', query: 'team=nlp&team=vision', message: 'bad query: team: given 2 times; give team once (comma-separated values: team=nlp,vision)' },
+    { name: 'window and step given twice', query: 'window=24h&window=7d&step=1h&step=2h', message: 'bad query: window: given 2 times; give window once; step: given 2 times; give step once' },
     {
       name: 'too many points',
       query: 'window=90d&step=1m',
@@ -273,7 +289,7 @@ describe('OpenAPI', () => {
     const doc = (await get('/api/v1/openapi.json')).body
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/usage', '/api/v1/summary', '/api/v1/chargeback']))
     const names = doc.paths['/api/v1/usage'].get.parameters.map((p: any) => p.name)
-    expect(names).toEqual(['window', 'step', 'groupBy', 'cluster', 'pool', 'node', 'gpuModel', 'provider', 'namespace', 'team', 'project', 'user', 'workload'])
+    expect(names).toEqual(['window', 'step', 'groupBy', 'cluster', 'pool', 'node', 'gpuModel', 'provider', 'namespace', 'team', 'project', 'user', 'workload', 'format'])
     const by = doc.paths['/api/v1/chargeback'].get.parameters.find((p: any) => p.name === 'by')
     expect(by.schema.enum).toEqual(['team', 'project', 'user', 'namespace'])
   })
@@ -318,11 +334,12 @@ describe('GET /api/v1/summary', () => {
     const { body } = await get('/api/v1/summary')
     const top = body.data.topWastingTeams
     expect(top.map((t: any) => t.team)).toEqual(['vision', 'nlp'])
-    // vision: day 14 train-det 8 GPU-h at 0.5; day 15 138/7 GPU-h at 43.48/124 (GPU-fraction weighted).
-    expect(top[0].wasteGpuHours).toBeCloseTo(4 + (138 / 7) * (1 - 43.48 / 124), 4)
-    // nlp: day 15 56 GPU-h at 0.8; finetune's 384 GPU-h on days 11-12 have no samples.
-    expect(top[1]).toMatchObject({ utilUnknownGpuHours: 384 })
-    expect(top[1].wasteGpuHours).toBeCloseTo(56 * 0.2, 4)
+    // vision: day 14 train-det 8 GPU-h at 0.5; day 15 138/7 GPU-h, of which nb-ann's 2 have no sample, at 43.48/124 (GPU-fraction weighted).
+    expect(top[0].wasteGpuHours).toBeCloseTo(4 + (124 / 7) * (1 - 43.48 / 124), 4)
+    expect(top[0].utilUnknownGpuHours).toBeCloseTo(2, 9)
+    // nlp: day 15 56 GPU-h, 52 sampled at 0.8; finetune's 384 GPU-h on days 11-12 and chat-serve's 4 have no samples.
+    expect(top[1]).toMatchObject({ utilUnknownGpuHours: 388 })
+    expect(top[1].wasteGpuHours).toBeCloseTo(52 * 0.2, 4)
     expect(top[1].allocatedGpuHours).toBeCloseTo(440, 9)
   })
 

@@ -15,7 +15,7 @@ import type { OcAllocUse, OcCapacityUse } from '../../core/opencostSets'
 import type { Params, QueryFn } from '../../core/ports'
 import type { UtilRow } from '../../core/usage'
 import { PRICE_CTES, PRICED_NODES_CTE } from './fleet'
-import { podRowsSql, render, UTIL_BUCKETS } from './usage'
+import { podRowsSql, render, UTIL_BUCKETS, utilRowOf, type UtilColumns } from './usage'
 
 /** Column expressions over a workload interval `i`. */
 const COLUMN_EXPRS: Readonly<Record<OcColumn, string>> = {
@@ -177,13 +177,6 @@ export async function ocCapacity(query: QueryFn, spec: OcSpec): Promise<OcCapaci
 export async function ocUtil(query: QueryFn, spec: OcSpec): Promise<UtilRow[]> {
   const { slots: s, params } = slots(spec)
   const podRows = podRowsSql(spec.grid, spec.fromMs, spec.toMs, params)
-  const rows = await query<Record<string, unknown>>(render(UTIL_BUCKETS, { ...s, nodesCte: '', joinNodes: '', filters: '', podRows }), params)
-  return rows.map((r) => ({
-    group: groupOf(r, spec.columns.length),
-    bucketMs: Number(r.bucket_ms),
-    weightedSum: Number(r.weighted_sum),
-    weightedN: Number(r.weighted_n),
-    samples: Number(r.samples),
-    grEngineActiveSamples: Number(r.gr_samples),
-  }))
+  const rows = await query<Record<string, unknown> & UtilColumns>(render(UTIL_BUCKETS, { ...s, nodesCte: '', joinNodes: '', filters: '', podRows }), params)
+  return rows.map((r) => utilRowOf(r, groupOf(r, spec.columns.length)))
 }

@@ -124,17 +124,25 @@ export const MIG_WEIGHT = `if(mig_profile = '', 1, if(toFloat64OrZero(extract(mi
  * sums of the hourly rollup. A pod name reused within one row's span (an
  * hour, or a UTC day for whole days) by a pod with other owner keys counts
  * under the first one's keys for that span.
+ *
+ * `sampled_gpu_ms` is the allocated time the samples speak for: each pod's
+ * allocation in the bucket from the hour of its first sample there. A bucket
+ * longer than an hour whose samples begin late (collection started, or the
+ * exporter came up, mid-day) has the hours before unknown, not extrapolated.
  */
 export const UTIL_BUCKETS = `
 WITH {{nodesCte}}iv AS (
-  SELECT cityHash64(i.cluster, i.namespace, i.pod) AS h, {{keyExprs}}
-         intDiv(toUnixTimestamp64Milli(assumeNotNull(i.start_ts)), {resMs:Int64}) * {resMs:Int64} AS from_ms,
+  SELECT cityHash64(i.cluster, i.namespace, i.pod) AS h, {{keyExprs}}i.gpus AS gpus,
+         toUnixTimestamp64Milli(assumeNotNull(i.start_ts)) AS start_ms,
+         intDiv(start_ms, {resMs:Int64}) * {resMs:Int64} AS from_ms,
          ifNull(toUnixTimestamp64Milli(i.end_ts), {nowMs:Int64}) AS to_ms
   FROM workload_intervals AS i FINAL{{joinNodes}}
   WHERE i.start_ts IS NOT NULL AND i.start_ts < fromUnixTimestamp64Milli({toMs:Int64})
     AND (i.end_ts IS NULL OR i.end_ts > fromUnixTimestamp64Milli({rollFromMs:Int64})){{filters}}
 )
-SELECT {{ivKeys}}r.bucket_ms AS bucket_ms, sum(r.wsum) AS weighted_sum, sum(r.wcnt) AS weighted_n, sum(r.cnt) AS samples, sum(r.gr) AS gr_samples
+SELECT {{ivKeys}}r.bucket_ms AS bucket_ms, sum(r.wsum) AS weighted_sum, sum(r.wcnt) AS weighted_n, sum(r.cnt) AS samples, sum(r.gr) AS gr_samples,
+       sum(iv.gpus * greatest(0, least(iv.to_ms, r.bucket_ms + {stepMs:Int64}, {toMs:Int64}, {nowMs:Int64})
+                                 - greatest(intDiv(r.first_ms, 3600000) * 3600000, iv.start_ms, r.bucket_ms, {fromMs:Int64}))) AS sampled_gpu_ms
 FROM (
   SELECT h, {originMs:Int64} + intDiv(ts_ms - {originMs:Int64}, {stepMs:Int64}) * {stepMs:Int64} AS bucket_ms,
          min(first_ms) AS first_ms, sum(wsum) AS wsum, sum(wn) AS wcnt, sum(n) AS cnt, sum(gr_n) AS gr
@@ -307,13 +315,27 @@ export function rollupFor(stepMs: number): { resMs: number; name: string } | und
 export async function utilBuckets(query: QueryFn, spec: UsageSpec): Promise<UtilRow[]> {
   const { slots, params } = keySlots(spec, INTERVAL_KEYS)
   const podRows = podRowsSql(spec.grid, spec.grid.fromMs, spec.grid.toMs, params)
-  const rows = await query<KeyedRow & { weighted_sum: number; weighted_n: number; samples: number; gr_samples: number }>(render(UTIL_BUCKETS, { ...slots, podRows }), params)
-  return rows.map((r) => ({
-    group: groupOf(r, spec.groupBy.length),
-    bucketMs: Number(r.bucket_ms),
-    weightedSum: Number(r.weighted_sum),
-    weightedN: Number(r.weighted_n),
-    samples: Number(r.samples),
-    grEngineActiveSamples: Number(r.gr_samples),
-  }))
+  const rows = await query<KeyedRow & UtilColumns>(render(UTIL_BUCKETS, { ...slots, podRows }), params)
+  return rows.map((r) => utilRowOf(r, groupOf(r, spec.groupBy.length)))
 }
+
+/** The columns UTIL_BUCKETS answers besides the group keys. */
+export interface UtilColumns {
+  bucket_ms: number
+  weighted_sum: number
+  weighted_n: number
+  samples: number
+  gr_samples: number
+  sampled_gpu_ms: number
+}
+
+/** A UTIL_BUCKETS row as a UtilRow of the given group. */
+export const utilRowOf = (r: UtilColumns, group: string[]): UtilRow => ({
+  group,
+  bucketMs: Number(r.bucket_ms),
+  weightedSum: Number(r.weighted_sum),
+  weightedN: Number(r.weighted_n),
+  samples: Number(r.samples),
+  grEngineActiveSamples: Number(r.gr_samples),
+  sampledGpuMs: Number(r.sampled_gpu_ms),
+})
