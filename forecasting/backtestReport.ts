@@ -7,7 +7,7 @@
 import { InputError } from '../core/errors'
 import { backtest, backtestMinHours, type HorizonBacktest } from './backtest'
 import { chooseModel, type Choice } from './choose'
-import { forecastSeries, STANDARD_HORIZONS, type ForecastOptions, type SeriesForecast } from './forecast'
+import { forecastSeries, namedMinHours, namedModels, namedTooShort, STANDARD_HORIZONS, type ForecastOptions, type SeriesForecast } from './forecast'
 import { BASELINE_ID, candidates, modelById, type ModelId } from './models/index'
 import { formatHours, type HourlySeries } from './series'
 
@@ -25,6 +25,8 @@ export interface BacktestOptions {
   modelIds: readonly ModelId[]
   origins: number
   strideHours: number
+  /** The config's candidate list (ForecastOptions.configModelIds): models other than these were named by the caller. */
+  configModelIds?: readonly ModelId[]
 }
 
 /** A plain table: columns in order and rows keyed by column (the API's CSV shape). */
@@ -33,7 +35,11 @@ export interface PlainTable {
   rows: Array<Record<string, string | number | boolean | null>>
 }
 
-/** Backtests every horizon (default 24 h, 7 d, 28 d); a horizon the series is too short for is skipped with a note, unless it is the only one asked for. */
+/**
+ * Backtests every horizon (default 24 h, 7 d, 28 d); a horizon the series is
+ * too short for (for the baseline, or for every model the caller named) is
+ * skipped with a note, unless it is the only one asked for: then InputError.
+ */
 export function backtestHorizons(series: HourlySeries, opts: BacktestOptions, horizons: readonly number[] = STANDARD_HORIZONS): HorizonOutcome[] {
   return runHorizons(series, opts, horizons).outcomes
 }
@@ -62,19 +68,27 @@ function runHorizons(series: HourlySeries, opts: BacktestOptions, horizons: read
   const minBaseline = modelById(BASELINE_ID).minLength
   const outcomes: HorizonOutcome[] = []
   const full = new Map<number, HorizonBacktest>()
+  const named = namedModels(opts)
+  const n = series.values.length
   for (const h of horizons) {
     const spec = { horizonHours: h, origins: opts.origins, strideHours: opts.strideHours }
-    const need = backtestMinHours(spec, minBaseline)
-    if (series.values.length < need && horizons.length > 1) {
-      outcomes.push({ horizonHours: h, skipped: `needs ${formatHours(need)} of history (${opts.origins} origins ${opts.strideHours} h apart), the series has ${formatHours(series.values.length)}` })
+    const need = Math.max(backtestMinHours(spec, minBaseline), namedMinHours(named, spec))
+    if (n < need && horizons.length > 1) {
+      outcomes.push({ horizonHours: h, skipped: `needs ${formatHours(need)} of history (${opts.origins} origins ${opts.strideHours} h apart)${named.length > 0 ? ' for the named models' : ''}, the series has ${formatHours(n)}` })
       continue
     }
+    if (n < namedMinHours(named, spec)) throw namedTooShort(named, spec, n)
     const bt = backtest(series, { ...spec, models, baselineId: BASELINE_ID })
     full.set(h, bt)
     const { residuals: _residuals, ...scores } = bt
     outcomes.push({ horizonHours: h, backtest: scores, choice: chooseModel({ ...scores, residuals: {} }) })
   }
-  if (outcomes.every((o) => o.skipped)) throw new InputError(`series too short for any backtest: ${outcomes.map((o) => `${formatHours(o.horizonHours)} ${o.skipped}`).join('; ')}`)
+  if (outcomes.every((o) => o.skipped)) {
+    // When the baseline alone would fit the shortest horizon, the named models are why nothing ran: say so, with their minimum.
+    const shortest = { horizonHours: Math.min(...horizons), origins: opts.origins, strideHours: opts.strideHours }
+    if (named.length > 0 && n >= backtestMinHours(shortest, minBaseline)) throw namedTooShort(named, shortest, n)
+    throw new InputError(`series too short for any backtest: ${outcomes.map((o) => `${formatHours(o.horizonHours)} ${o.skipped}`).join('; ')}`)
+  }
   return { outcomes, full }
 }
 

@@ -90,8 +90,9 @@ export async function loadDemand(query: QueryFn, selector: string, window: { fro
   const sel = parseSelector(selector)
   await assertKnown(query, sel)
   const filter = toFilter(sel)
-  const grid = hourGrid(window.fromMs, window.toMs, nowMs, await firstSeenMs(query, filter.clusters))
-  if (!grid) throw new NotFoundError(`no data for series '${formatSelector(sel)}' in the window: the store has no whole hour of it`)
+  const firstMs = await firstSeenMs(query, filter.clusters)
+  const grid = hourGrid(window.fromMs, window.toMs, nowMs, firstMs)
+  if (!grid) throw new NotFoundError(`no data for series '${formatSelector(sel)}' in ${isoRange(window)}: ${heldText(hourGrid(firstMs ?? 0, nowMs, nowMs, firstMs))}`)
   const span = { ...grid, nowMs, stepMs: HOUR_MS }
   const withTeam = filter.teams.length > 0
   const [alloc, pend, cap] = await Promise.all([
@@ -116,6 +117,22 @@ export async function loadDemand(query: QueryFn, selector: string, window: { fro
     warnings,
   }
 }
+
+/**
+ * The whole hours of a series the store holds (from the first hour after it
+ * first saw the series' clusters to the last whole hour before now, the span
+ * loadDemand reads); undefined when there is not one.
+ */
+export async function storeHours(query: QueryFn, selector: string, nowMs: number): Promise<{ fromMs: number; toMs: number } | undefined> {
+  const firstMs = await firstSeenMs(query, toFilter(parseSelector(selector)).clusters)
+  return hourGrid(firstMs ?? 0, nowMs, nowMs, firstMs)
+}
+
+const isoRange = (w: { fromMs: number; toMs: number }) => `${new Date(w.fromMs).toISOString()} to ${new Date(w.toMs).toISOString()}`
+
+/** What the store holds of a series (`what`: how to call it), in words, for a no-data message. */
+export const heldText = (held: { fromMs: number; toMs: number } | undefined, what = 'it'): string =>
+  held ? `the store holds ${what} from ${isoRange(held)}` : `the store holds no whole hour of ${what} yet`
 
 /** Throws NotFoundError naming a selector value the store has never seen (a typo must not read as zero demand). */
 async function assertKnown(query: QueryFn, sel: Selector): Promise<void> {

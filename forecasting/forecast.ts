@@ -13,12 +13,32 @@ import { DAY_HOURS, endOf, formatHours, HOUR_MS, requireFinite, WEEK_HOURS, type
 /** The backtest horizons of the issue: 24 h, 7 d and 28 d. */
 export const STANDARD_HORIZONS = [DAY_HOURS, WEEK_HOURS, 4 * WEEK_HOURS] as const
 
+/**
+ * The longest horizon forecast: two years (730 d, 17,520 h). A GPU purchase
+ * plan looks at most that far ahead (a budget cycle plus lead time), and it is
+ * already about 8× the default 90 d of history (config forecast.historyDays),
+ * so an hourly forecast past it would be extrapolation, not a forecast; the
+ * cap also bounds what one request computes and answers (one row per hour).
+ */
+export const MAX_HORIZON_HOURS = 730 * DAY_HOURS
+
+/** MAX_HORIZON_HOURS in words, for messages. */
+export const MAX_HORIZON_TEXT = '730 d (2 years, 17520 h)'
+
 /** How to forecast. */
 export interface ForecastOptions {
   horizonHours: number
   modelIds: readonly ModelId[]
   origins: number
   strideHours: number
+  /**
+   * The config's candidate list (forecast.models) these options started from
+   * (service.backtestOptions sets it). When `modelIds` is another list, the
+   * caller named the models (the CLI's --models): a series too short for every
+   * named model is then an InputError naming the minimum length, not a
+   * baseline forecast with a note.
+   */
+  configModelIds?: readonly ModelId[]
 }
 
 /** A forecast of one series. */
@@ -53,17 +73,21 @@ export function decisionHorizons(horizonHours: number): number[] {
  * (models, origins, stride), by horizon: one found there is not run again.
  */
 export function forecastSeries(series: HourlySeries, opts: ForecastOptions, done?: ReadonlyMap<number, HorizonBacktest>): SeriesForecast {
-  if (!Number.isInteger(opts.horizonHours) || opts.horizonHours < 1) throw new InputError(`bad horizon ${opts.horizonHours} h: expected a whole number of hours >= 1`)
+  if (!Number.isInteger(opts.horizonHours) || opts.horizonHours < 1 || opts.horizonHours > MAX_HORIZON_HOURS) {
+    throw new InputError(`bad horizon ${opts.horizonHours} h: expected a whole number of hours from 1 to ${MAX_HORIZON_HOURS}`)
+  }
   requireFinite(series.values, 'demand series')
   const models = candidates(opts.modelIds)
+  const named = namedModels(opts)
+  const n = series.values.length
   const notes: string[] = []
   let bt: HorizonBacktest | undefined
   const tried = decisionHorizons(opts.horizonHours)
   for (const h of tried) {
     const spec = { horizonHours: h, origins: opts.origins, strideHours: opts.strideHours }
-    const need = backtestMinHours(spec, modelById(BASELINE_ID).minLength)
-    if (series.values.length < need) {
-      if (h !== tried[tried.length - 1]) notes.push(`no ${formatHours(h)} backtest: it needs ${formatHours(need)} of history, the series has ${formatHours(series.values.length)}`)
+    const need = Math.max(backtestMinHours(spec, modelById(BASELINE_ID).minLength), namedMinHours(named, spec))
+    if (n < need) {
+      if (h !== tried[tried.length - 1]) notes.push(`no ${formatHours(h)} backtest: it needs ${formatHours(need)} of history${named.length > 0 ? ' for the named models' : ''}, the series has ${formatHours(n)}`)
       continue
     }
     const prior = done?.get(h)
@@ -71,8 +95,10 @@ export function forecastSeries(series: HourlySeries, opts: ForecastOptions, done
     break
   }
   if (!bt) {
-    // The shortest backtest does not fit either: let it throw the error that names the minimum length.
-    bt = backtest(series, { horizonHours: tried[tried.length - 1]!, origins: opts.origins, strideHours: opts.strideHours, models, baselineId: BASELINE_ID })
+    // The shortest backtest does not fit either: throw the error that names the minimum length.
+    const spec = { horizonHours: tried[tried.length - 1]!, origins: opts.origins, strideHours: opts.strideHours }
+    if (n < namedMinHours(named, spec)) throw namedTooShort(named, spec, n)
+    bt = backtest(series, { ...spec, models, baselineId: BASELINE_ID })
   }
   for (const s of bt.skipped) notes.push(`${s.label} not considered: ${s.reason}`)
   const choice = chooseModel(bt)
@@ -93,6 +119,40 @@ export function forecastSeries(series: HourlySeries, opts: ForecastOptions, done
     quantiles: demandQuantiles(point, table),
     notes,
   }
+}
+
+/**
+ * The non-baseline models the caller named (options whose `modelIds` differ
+ * from `configModelIds`); none when the candidates are the config's list, or
+ * when the options do not say where they came from. Compared as sets, so the
+ * answer survives a copy to a worker thread.
+ */
+export function namedModels(opts: Pick<ForecastOptions, 'modelIds' | 'configModelIds'>): ModelId[] {
+  const config = opts.configModelIds
+  if (!config) return []
+  const given = new Set(opts.modelIds)
+  const same = given.size === new Set(config).size && config.every((id) => given.has(id))
+  return same ? [] : [...given].filter((id) => id !== BASELINE_ID)
+}
+
+type Shape = { horizonHours: number; origins: number; strideHours: number }
+
+/** Fewest hourly values with which a backtest of this shape fits at least one of the named models (0 when none are named). */
+export function namedMinHours(named: readonly ModelId[], spec: Shape): number {
+  return named.length === 0 ? 0 : Math.min(...named.map((id) => backtestMinHours(spec, modelById(id).minLength)))
+}
+
+const hoursAndDays = (h: number) => `${h} h (${Number((h / DAY_HOURS).toFixed(1))} d)`
+
+/** The InputError for a series too short for every named model: the minimum length, in hours and days, and what the series has. */
+export function namedTooShort(named: readonly ModelId[], spec: Shape, length: number): InputError {
+  const need = Math.max(namedMinHours(named, spec), backtestMinHours(spec, modelById(BASELINE_ID).minLength))
+  const labels = named.map((id) => `${modelById(id).label} (${id})`).join(', ')
+  return new InputError(
+    `series too short for the model(s) named: ${labels}: a ${formatHours(spec.horizonHours)} backtest with ${spec.origins} origins ${spec.strideHours} h apart ` +
+      `needs a series of at least ${hoursAndDays(need)} to fit ${named.length > 1 ? 'one of them' : 'it'}, and this one has ${hoursAndDays(length)}; ` +
+      'give more history, or name models that need less (or none, to choose among the configured candidates)',
+  )
 }
 
 /** Whether a backtest was run on this series' end with these origins, stride and candidates (so it can stand in for running it). */

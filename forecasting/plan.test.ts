@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { forecastSchema } from '../config/forecast'
-import { burstScenario, exceedance, gpusToBuy, pickBurstPrices } from './plan'
+import type { DemandSeries } from './demand'
+import type { SeriesForecast } from './forecast'
+import { burstScenario, capacityPlan, exceedance, gpusToBuy, pickBurstPrices } from './plan'
+import { planSentences } from './planText'
+import { reportFindings } from './report/findings'
+import type { QuarterReport } from './report/data'
 
 // Quantile rows carry P5, P10, P25, P50, P75, P90, P95 (forecasting/intervals.ts).
 const row = (p50: number, p90: number) => [p50 - 30, p50 - 20, p50 - 10, p50, p50 + 5, p90, p90 + 10]
@@ -30,6 +35,43 @@ describe('capacity plan arithmetic', () => {
     const prices = pickBurstPrices([], { fallbackSpotUsdPerGpuHour: 1, fallbackOnDemandUsdPerGpuHour: 3 })
     expect(burstScenario(q, 0.9, 100, prices)).toEqual({ gpuHours: 5 + 20 + 18, spotCostUsd: 43, onDemandCostUsd: 129 })
     expect(burstScenario(q, 0.5, 100, prices).gpuHours).toBe(1)
+  })
+})
+
+describe('buying against bursting', () => {
+  // 100 GPUs today, target 85%: P90 runs 95, 105, 120, 118 GPUs over four hours, so buying
+  // 42 GPUs (142 x 85% = 120.7) keeps it under the target. Bursting like for like takes the
+  // P90 demand above 85 GPUs (10 + 20 + 35 + 33 = 98 GPU-hours); the burst policy, which
+  // bursts only above 100% allocation, would burst the P90 demand above 100 (5 + 20 + 18 = 43).
+  const q = [row(80, 95), row(90, 105), row(101, 120), row(99, 118)]
+  const history: DemandSeries = { selector: 'cluster=a', startMs: ORIGIN - 2 * HOUR, allocated: [80, 80], pending: [0, 0], demand: [80, 80], capacity: [100, 100], warnings: [] }
+  const score = { modelId: 'snaive24', label: 'seasonal naive (24 h)', naive: true, smapeRatio: 0.1, maeGpus: 1, mase: 1, coverage80: null, coverage50: null }
+  const forecast = {
+    originMs: ORIGIN, horizonHours: 4, model: { id: 'snaive24', label: 'seasonal naive (24 h)', params: {} },
+    choice: { modelId: 'snaive24', label: 'seasonal naive (24 h)', naive: true, reason: 'naive is the choice', horizonHours: 4, score, bar: score },
+    quantileProbs: [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], point: q.map((r) => r[3]!), quantiles: q, notes: [],
+  } as unknown as SeriesForecast
+  const prices = pickBurstPrices([], { fallbackSpotUsdPerGpuHour: 1, fallbackOnDemandUsdPerGpuHour: 3 })
+  const plan = capacityPlan({ history, forecast, util: [], prices, targetAllocationRatio: 0.85 })
+
+  it('gives both burst figures: above capacity (the burst policy) and above target x capacity (like for like with buying)', () => {
+    expect(plan.buy.gpus).toBe(42)
+    expect(plan.burst.p90).toEqual({ gpuHours: 43, spotCostUsd: 43, onDemandCostUsd: 129 })
+    expect(plan.burst.aboveTarget.thresholdGpus).toBe(85)
+    expect(plan.burst.aboveTarget.p90).toEqual({ gpuHours: 98, spotCostUsd: 98, onDemandCostUsd: 294 })
+    expect(plan.burst.aboveTarget.p50).toEqual({ gpuHours: 0 + 5 + 16 + 14, spotCostUsd: 35, onDemandCostUsd: 105 })
+  })
+
+  it('words the plan so the like-for-like alternative and the burst policy figure are told apart', () => {
+    const text = planSentences(plan)
+    expect(text).toContain('Or burst instead of buying, like for like (all demand above 85.0% of capacity, 85 GPUs): 35 GPU-hours at P50 ($35 spot, $105 on-demand), 98 at P90 ($98 spot, $294 on-demand).')
+    expect(text).toContain('Burst policy (it bursts only when on-prem GPUs are fully allocated), with nothing bought: demand above capacity, 1 GPU-hours at P50 ($1 spot, $3 on-demand), 43 at P90 ($43 spot, $129 on-demand).')
+  })
+
+  it('puts the like-for-like burst cost beside buying in the findings, and the burst policy figure apart', () => {
+    const findings = reportFindings({ plan, nextQuarter: '2026-Q3', totals: { allocationRatio: null, allocatedGpuHours: 0, pendingGpuHours: 0, utilRatio: null }, days: [], waste: [], finalStates: null, forecast: null } as unknown as QuarterReport)
+    expect(findings).toContain("Buying 42 GPUs keeps P90 demand at or under 85.0% allocation; bursting instead, like for like (all P90 demand above 85.0% of today's 100 GPUs, 98 GPU-hours), costs $98 spot or $294 on-demand.")
+    expect(findings).toContain('With nothing bought, the burst policy (it bursts only when on-prem GPUs are fully allocated) would burst the P90 demand above capacity: 43 GPU-hours, $43 spot or $129 on-demand (less than like for like, as on-prem allocation then runs up to 100%, above the 85.0% target).')
   })
 })
 

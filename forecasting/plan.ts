@@ -7,8 +7,12 @@
  *
  * Assumptions, stated in every plan: capacity stays what it is now for the
  * whole horizon (nothing bought or retired); the GPUs to buy cover the
- * highest hourly P90 of the horizon; burst GPU-hours are demand above
- * capacity, hour by hour, priced per GPU-hour.
+ * highest hourly P90 of the horizon; burst GPU-hours are demand above a
+ * threshold, hour by hour, priced per GPU-hour. Two thresholds, because they
+ * answer two questions: above capacity (`burst.p50`, `burst.p90`) is what the
+ * burst controller would burst, as it bursts only when on-prem GPUs are fully
+ * allocated; above target × capacity (`burst.aboveTarget`) is the like-for-like
+ * alternative to buying, which keeps P90 allocation at or under the target.
  */
 import type { DemandSeries } from './demand'
 import type { SeriesForecast } from './forecast'
@@ -40,7 +44,7 @@ export interface Exceedance {
   hoursAbove: number
 }
 
-/** Bursting the demand above capacity to the cloud, for one demand quantile. */
+/** Bursting the demand above a threshold to the cloud, for one demand quantile. */
 export interface BurstScenario {
   gpuHours: number
   spotCostUsd: number
@@ -59,7 +63,13 @@ export interface CapacityPlan {
   exceeds: { p50: Exceedance; p90: Exceedance }
   peak: { p50Gpus: number; p90Gpus: number; p90AtMs: number }
   buy: { gpus: number; capacityNeededGpus: number; why: string }
-  burst: { prices: BurstPrices; p50: BurstScenario; p90: BurstScenario }
+  /**
+   * p50, p90: demand above capacity, what the burst policy would burst (it
+   * bursts only when on-prem GPUs are fully allocated). aboveTarget: demand
+   * above target × capacity (`thresholdGpus`), what bursting instead of buying
+   * would take to keep on-prem allocation at or under the target, as buying does.
+   */
+  burst: { prices: BurstPrices; p50: BurstScenario; p90: BurstScenario; aboveTarget: { thresholdGpus: number; p50: BurstScenario; p90: BurstScenario } }
   months: MonthTrend[]
   notes: string[]
 }
@@ -124,10 +134,10 @@ export function gpusToBuy(peakP90Gpus: number, capacityGpus: number, targetRatio
   return { gpus: Math.max(0, capacityNeededGpus - capacityGpus), capacityNeededGpus }
 }
 
-/** GPU-hours of demand above capacity (one hour per quantile row) and their cost at both prices. */
-export function burstScenario(quantiles: readonly number[][], p: number, capacityGpus: number, prices: BurstPrices): BurstScenario {
+/** GPU-hours of demand above a threshold (capacity, or target × capacity; one hour per quantile row) and their cost at both prices. */
+export function burstScenario(quantiles: readonly number[][], p: number, thresholdGpus: number, prices: BurstPrices): BurstScenario {
   const i = probIndex(p)
-  const gpuHours = quantiles.reduce((sum, q) => sum + Math.max(0, q[i]! - capacityGpus), 0)
+  const gpuHours = quantiles.reduce((sum, q) => sum + Math.max(0, q[i]! - thresholdGpus), 0)
   return { gpuHours, spotCostUsd: gpuHours * prices.spot.usdPerGpuHour, onDemandCostUsd: gpuHours * prices.onDemand.usdPerGpuHour }
 }
 
@@ -146,9 +156,12 @@ export function capacityPlan(input: PlanInput): CapacityPlan {
   const peakP90 = q[peakAt]?.[p90] ?? 0
   const peakP50 = Math.max(0, ...q.map((row) => row[p50]!))
   const buy = gpusToBuy(peakP90, capacityGpus, targetAllocationRatio)
+  const targetGpus = targetAllocationRatio * capacityGpus
+  const target = `${(targetAllocationRatio * 100).toFixed(0)}%`
   const notes = [
     `capacity is held at today's ${round(capacityGpus)} GPUs for the whole horizon`,
-    `GPUs to buy cover the highest hourly P90 demand (${round(peakP90)} GPUs) at ${(targetAllocationRatio * 100).toFixed(0)}% allocation`,
+    `GPUs to buy cover the highest hourly P90 demand (${round(peakP90)} GPUs) at ${target} allocation`,
+    `burst above capacity is what the burst controller would burst (only when on-prem GPUs are fully allocated); burst above ${target} of capacity (${round(targetGpus)} GPUs) is the like-for-like alternative to buying`,
     ...(prices.fallback ? [`the prices table lacks a matching price: burst cost uses spot ${prices.spot.source}, on-demand ${prices.onDemand.source}`] : []),
     ...forecast.notes,
   ]
@@ -165,10 +178,15 @@ export function capacityPlan(input: PlanInput): CapacityPlan {
     buy: {
       ...buy,
       why: buy.gpus === 0
-        ? `P90 demand peaks at ${round(peakP90)} GPUs, within ${(targetAllocationRatio * 100).toFixed(0)}% of ${round(capacityGpus)}`
-        : `P90 demand peaks at ${round(peakP90)} GPUs; at ${(targetAllocationRatio * 100).toFixed(0)}% allocation that needs ${buy.capacityNeededGpus} GPUs of capacity`,
+        ? `P90 demand peaks at ${round(peakP90)} GPUs, within ${target} of ${round(capacityGpus)}`
+        : `P90 demand peaks at ${round(peakP90)} GPUs; at ${target} allocation that needs ${buy.capacityNeededGpus} GPUs of capacity`,
     },
-    burst: { prices, p50: burstScenario(q, 0.5, capacityGpus, prices), p90: burstScenario(q, 0.9, capacityGpus, prices) },
+    burst: {
+      prices,
+      p50: burstScenario(q, 0.5, capacityGpus, prices),
+      p90: burstScenario(q, 0.9, capacityGpus, prices),
+      aboveTarget: { thresholdGpus: targetGpus, p50: burstScenario(q, 0.5, targetGpus, prices), p90: burstScenario(q, 0.9, targetGpus, prices) },
+    },
     months: monthlyTrend(history, input.util, forecast, capacityGpus),
     notes,
   }

@@ -11,6 +11,12 @@ const gpus = (x: number | null) => (x === null ? '-' : (Math.round(x * 10) / 10)
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`)
 const usd = (x: number) => `$${Math.round(x).toLocaleString('en-US')}`
 
+/** Burst GPU-hours and cost at P50 and P90, in words. */
+function scenarios(b: Pick<CapacityPlan['burst'], 'p50' | 'p90'>): string {
+  return `${gpus(b.p50.gpuHours)} GPU-hours at P50 (${usd(b.p50.spotCostUsd)} spot, ${usd(b.p50.onDemandCostUsd)} on-demand), ` +
+    `${gpus(b.p90.gpuHours)} at P90 (${usd(b.p90.spotCostUsd)} spot, ${usd(b.p90.onDemandCostUsd)} on-demand)`
+}
+
 /** One sentence per decision of the plan, in the order a GPU manager reads them. */
 export function planSentences(plan: CapacityPlan): string[] {
   const when = (e: CapacityPlan['exceeds']['p50'], name: string) =>
@@ -26,8 +32,9 @@ export function planSentences(plan: CapacityPlan): string[] {
     plan.buy.gpus === 0
       ? `Buy: no GPUs needed to keep P90 demand at or under ${pct(plan.targetAllocationRatio)} allocation (${plan.buy.why}).`
       : `Buy: ${plan.buy.gpus} GPUs to keep P90 demand at or under ${pct(plan.targetAllocationRatio)} allocation (${plan.buy.why}).`,
-    `Or burst: ${gpus(b.p50.gpuHours)} GPU-hours above capacity at P50 (${usd(b.p50.spotCostUsd)} spot, ${usd(b.p50.onDemandCostUsd)} on-demand), ` +
-      `${gpus(b.p90.gpuHours)} at P90 (${usd(b.p90.spotCostUsd)} spot, ${usd(b.p90.onDemandCostUsd)} on-demand).`,
+    // Bursting like for like is an alternative only when there is something to buy (then it keeps the same target).
+    ...(plan.buy.gpus === 0 ? [] : [`Or burst instead of buying, like for like (all demand above ${pct(plan.targetAllocationRatio)} of capacity, ${gpus(b.aboveTarget.thresholdGpus)} GPUs): ${scenarios(b.aboveTarget)}.`]),
+    `Burst policy (it bursts only when on-prem GPUs are fully allocated), with nothing bought: demand above capacity, ${scenarios(b)}.`,
     `Burst prices: spot $${b.prices.spot.usdPerGpuHour.toFixed(2)}/GPU-h from ${b.prices.spot.source}; on-demand $${b.prices.onDemand.usdPerGpuHour.toFixed(2)}/GPU-h from ${b.prices.onDemand.source}.`,
   ]
 }

@@ -12,29 +12,45 @@ import { parseDuration, parseWindow } from '../core/windows'
 import type { BacktestOptions } from './backtestReport'
 import { burstPrices, utilizationHourly } from '../store/queries/demand'
 import { demandSeries, loadDemand, parseSelector, toFilter, type DemandSeries } from './demand'
-import { forecastSeries, type ForecastOptions } from './forecast'
+import { forecastSeries, MAX_HORIZON_HOURS, MAX_HORIZON_TEXT, type ForecastOptions } from './forecast'
 import { capacityPlan, pickBurstPrices, type CapacityPlan } from './plan'
-import { endOf, HOUR_MS, type HourlySeries } from './series'
+import { endOf, formatHours, HOUR_MS, type HourlySeries } from './series'
 import { alibabaHourlyDemand, heliosHourlyDemand } from './traces'
 
 const DAY_MS = 24 * HOUR_MS
 
-/** Backtest options from config. */
-export const backtestOptions = (cfg: ForecastConfig): BacktestOptions => ({ modelIds: cfg.models, origins: cfg.backtestOrigins, strideHours: cfg.originStrideHours })
+/** Backtest options from config; `configModelIds` lets a caller's own model list (CLI --models) be told from the config's. */
+export const backtestOptions = (cfg: ForecastConfig): BacktestOptions => ({ modelIds: cfg.models, configModelIds: cfg.models, origins: cfg.backtestOrigins, strideHours: cfg.originStrideHours })
 
 /** Forecast options from config for a horizon in hours. */
 export const forecastOptions = (cfg: ForecastConfig, horizonHours: number): ForecastOptions => ({ ...backtestOptions(cfg), horizonHours })
 
+const HORIZON_FORMS = 'a horizon is a duration of whole hours (24h, 7d, 13w) or a quarter to forecast through the end of (2026-Q4)'
+
 /**
  * Parses a horizon: a duration of whole hours (`24h`, `7d`, `13w`), or a UTC
  * quarter (`2026-Q4`) meaning "through the end of that quarter" from `originMs`.
+ * InputError names what a horizon accepts, and the maximum (MAX_HORIZON_HOURS).
  */
 export function parseHorizonHours(text: string, originMs: number): number {
   const trimmed = text.trim()
-  const ms = /^\d{4}-[Qq]\d$/.test(trimmed) ? parseWindow(trimmed, originMs).toMs - originMs : parseDuration(trimmed)
-  if (ms <= 0) throw new InputError(`bad horizon '${text}': the quarter ends before the forecast starts (${new Date(originMs).toISOString()})`)
-  if (ms % HOUR_MS !== 0) throw new InputError(`bad horizon '${text}': expected whole hours, like 24h, 7d or 13w`)
-  return ms / HOUR_MS
+  const bad = (why: string, cause?: unknown) => new InputError(`bad horizon '${text}': ${why}`, { cause })
+  let ms: number
+  if (/^\d{4}-[Qq][1-4]$/.test(trimmed)) {
+    ms = parseWindow(trimmed, originMs).toMs - originMs
+    if (ms <= 0) throw bad(`the quarter ends before the forecast starts (${new Date(originMs).toISOString()})`)
+  } else {
+    try {
+      ms = parseDuration(trimmed)
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err
+      throw bad(`${HORIZON_FORMS}, at most ${MAX_HORIZON_TEXT} ahead`, err)
+    }
+  }
+  if (ms % HOUR_MS !== 0) throw bad('expected whole hours, like 24h, 7d or 13w')
+  const hours = ms / HOUR_MS
+  if (hours > MAX_HORIZON_HOURS) throw bad(`${formatHours(hours)} ahead is more than the maximum, ${MAX_HORIZON_TEXT}`)
+  return hours
 }
 
 /** Reads one series' demand and capacity for the configured history ending now. */

@@ -9,7 +9,8 @@ import { backfill } from '../collector/replay/backfill'
 import { clusterFromHelios, HELIOS_EARTH_GPU_TIME_SHARES } from '../collector/replay/sim/fromHelios'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import type { Config } from '../config/schema'
-import { loadQuarterReport, type QuarterReport } from '../forecasting/report/index'
+import { NotFoundError } from '../core/errors'
+import { loadQuarterReport, quarterlyReport, type QuarterReport } from '../forecasting/report/index'
 import { sharedFixtures } from './helpers/fixtures'
 import { openTestStore, type TestStore } from './helpers/store'
 import { startTestApp, type TestApp } from './helpers/app'
@@ -163,12 +164,40 @@ describe('GET /api/v1/reports/quarterly', () => {
   })
 
   it.each([
+    { q: 'format=markdown', type: /^text\/markdown/, starts: '# GPU capacity report 2026-Q2' },
+    { q: 'format=csv', type: /^text\/csv/, starts: 'day,capacityGpus,allocatedGpus,pendingGpus,demandGpus,utilRatio,usedGpus\n2026-05-31,856,' },
+    { q: 'format=csv&table=chargeback', type: /^text\/csv/, starts: 'team,allocatedGpuHours,usedGpuHours,idleGpuHours,costUsd\n' },
+    { q: 'format=html', type: /^text\/html/, starts: '<!DOCTYPE html>' },
+  ])('serves $q', async ({ q, type, starts }) => {
+    const res = await fetch(`${base}/api/v1/reports/quarterly?quarter=2026-Q2&${q}`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(type)
+    expect((await res.text()).startsWith(starts)).toBe(true)
+  })
+
+  it.each([
     { q: 'quarter=2026-Q9', message: 'bad query: quarter: expected a quarter like 2026-Q3' },
     { q: 'quarter=2026-Q4', message: 'quarter 2026-Q4 has not started yet (now is 2026-07-01T00:00:00.000Z)' },
+    { q: 'quarter=2026-Q2&format=json', message: 'bad query: format: expected one of html, markdown, csv' },
+    { q: 'quarter=2026-Q2&format=csv&table=teams', message: 'bad query: table: expected one of daily, forecast-daily, plan-months, chargeback, waste, final-states, repeat-offenders' },
+    { q: 'quarter=2026-Q2&table=waste', message: 'bad query: table: only with format=csv (format is html)' },
   ])('answers 400 for $q', async ({ q, message }) => {
     const res = await fetch(`${base}/api/v1/reports/quarterly?${q}`)
     expect(res.status).toBe(400)
     expect(((await res.json()) as any).error.message).toBe(message)
+  })
+
+  it('answers 404 for a quarter before the data, naming the quarter, what the store holds and which quarter to ask for', async () => {
+    const res = await fetch(`${base}/api/v1/reports/quarterly?quarter=2020-Q1`)
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as any).error.message).toBe('no data for quarter 2020-Q1: the store holds fleet data from 2026-05-31T00:00:00.000Z to 2026-07-01T00:00:00.000Z; ask for 2026-Q2')
+  })
+
+  it('says when the quarter with no data was the default, the last complete one', async () => {
+    const mid = Date.parse('2026-06-15T00:00:00Z')
+    const run = quarterlyReport(ts.store.query, ts.config, undefined, mid)
+    await expect(run).rejects.toThrow(NotFoundError)
+    await expect(run).rejects.toThrow('no data for quarter 2026-Q1 (the default: the last complete quarter): the store holds fleet data from 2026-05-31T00:00:00.000Z to 2026-06-15T00:00:00.000Z; ask for 2026-Q2')
   })
 })
 

@@ -9,6 +9,8 @@ import { forecastSeries, type SeriesForecast } from '../../forecasting/forecast'
 import { HOUR_MS } from '../../forecasting/series'
 import { backtestOptions, buildPlan, forecastOptions, historyOf, loadHistory, parseHorizonHours } from '../../forecasting/service'
 import { quarterlyReport } from '../../forecasting/report/index'
+import { REPORT_CSV_TABLES } from '../../forecasting/report/tables'
+import { InputError } from '../../core/errors'
 import { backtestData, capacityPlanData, forecastData as forecastDataSchema } from '../schemas/forecast'
 import { defineRoute, errorResponses, parseQuery, type RouteDeps, type Table } from '../route'
 
@@ -86,11 +88,24 @@ export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry
   registerReportRoute(router, registry, deps)
 }
 
+const REPORT_FORMATS = ['html', 'markdown', 'csv'] as const
+const reportFormat = z.enum(REPORT_FORMATS, { error: `expected one of ${REPORT_FORMATS.join(', ')}` })
+const reportTable = z.enum(REPORT_CSV_TABLES, { error: `expected one of ${REPORT_CSV_TABLES.join(', ')}` })
+
 const reportQuery = z.strictObject({
   quarter: z.string().regex(/^\d{4}-[Qq][1-4]$/, 'expected a quarter like 2026-Q3').optional().describe('default: the last complete quarter'),
+  format: reportFormat.default('html').describe('html: one self-contained page with inline SVG charts; markdown; csv: one of the report\'s tables (see table)'),
+  table: reportTable.optional().describe('with format=csv: which table (default daily: capacity, allocation, demand and utilization by day)'),
 })
 
-/** GET /api/v1/reports/quarterly: the report as one self-contained HTML page (`format=markdown` for Markdown). */
+/** The report's query; parseQuery leaves `format` to this schema, which declares it (a bad value is a 400 naming the accepted ones). */
+function parseReportQuery(raw: unknown): z.infer<typeof reportQuery> {
+  const q = parseQuery(reportQuery, raw)
+  if (q.table !== undefined && q.format !== 'csv') throw new InputError(`bad query: table: only with format=csv (format is ${q.format})`)
+  return q
+}
+
+/** GET /api/v1/reports/quarterly: the report as one self-contained HTML page, as Markdown, or one of its tables as CSV. */
 function registerReportRoute(router: Router, registry: OpenAPIRegistry, deps: RouteDeps): void {
   const path = '/api/v1/reports/quarterly'
   registry.registerPath({
@@ -100,18 +115,19 @@ function registerReportRoute(router: Router, registry: OpenAPIRegistry, deps: Ro
     tags: ['forecast'],
     request: { query: reportQuery },
     responses: {
-      ...errorResponses({ 403: 'a team token may not see fleet-wide reports' }),
+      ...errorResponses({ 403: 'a team token may not see fleet-wide reports', 404: 'the store has no data in the quarter (the message says which quarters it has)' }),
       200: {
-        description: 'the report: text/html, or text/markdown with format=markdown',
-        content: { 'text/html': { schema: z.string() }, 'text/markdown': { schema: z.string() } },
+        description: 'the report: text/html, text/markdown with format=markdown, or text/csv (one table, with a header row) with format=csv',
+        content: { 'text/html': { schema: z.string() }, 'text/markdown': { schema: z.string() }, 'text/csv': { schema: z.string() } },
       },
     },
   })
   router.get(path, async (req, res) => {
-    const q = parseQuery(reportQuery, req.query)
+    const q = parseReportQuery(req.query)
     fleetOnly(principalOf(res), 'the quarterly report')
     const r = await quarterlyReport(deps.query, deps.config, q.quarter, deps.now())
-    if (req.query.format === 'markdown') res.type('text/markdown').send(r.markdown)
+    if (q.format === 'markdown') res.type('text/markdown').send(r.markdown)
+    else if (q.format === 'csv') res.type('text/csv').attachment(`gpuscope-${r.quarter}-${q.table ?? 'daily'}.csv`).send(r.csv[`${q.table ?? 'daily'}.csv`])
     else res.type('text/html').send(r.html)
   })
 }

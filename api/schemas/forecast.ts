@@ -105,7 +105,16 @@ export const capacityPlanData = z.strictObject({
   exceeds: z.strictObject({ p50: Exceedance, p90: Exceedance }),
   peak: z.strictObject({ p50Gpus: z.number(), p90Gpus: z.number(), p90AtMs: epochMs }),
   buy: z.strictObject({ gpus: z.number(), capacityNeededGpus: z.number(), why: z.string() }),
-  burst: z.strictObject({ prices: z.strictObject({ spot: BurstPrice, onDemand: BurstPrice, fallback: z.boolean() }), p50: BurstScenario, p90: BurstScenario }),
+  burst: z.strictObject({
+    prices: z.strictObject({ spot: BurstPrice, onDemand: BurstPrice, fallback: z.boolean() }),
+    p50: BurstScenario.describe('P50 demand above capacity: what the burst policy would burst (it bursts only when on-prem GPUs are fully allocated)'),
+    p90: BurstScenario.describe('P90 demand above capacity: what the burst policy would burst (it bursts only when on-prem GPUs are fully allocated)'),
+    aboveTarget: z.strictObject({
+      thresholdGpus: z.number().describe('targetAllocationRatio × capacityGpus'),
+      p50: BurstScenario,
+      p90: BurstScenario,
+    }).describe('demand above target × capacity: bursting instead of buying, like for like (both keep P90 allocation at or under the target)'),
+  }),
   months: z.array(MonthTrend),
   notes: z.array(z.string()),
 })

@@ -7,14 +7,14 @@
  */
 import type { Config } from '../../config/schema'
 import { chargeback, costByKey, UNATTRIBUTED_ROW, type Chargeback, type ChargeInput } from '../../core/chargeback'
-import { InputError } from '../../core/errors'
+import { InputError, NotFoundError } from '../../core/errors'
 import { summarizeFinalStates, type FinalStatesSummary } from '../../core/finalStates'
 import type { QueryFn } from '../../core/ports'
 import { parseWindow, quarterOf, type TimeWindow } from '../../core/windows'
 import { burstPrices, teamUse, utilizationHourly, type TeamUse } from '../../store/queries/demand'
 import { allocationCost, capacityCost } from '../../store/queries/fleet'
 import { finalStateRows } from '../../store/queries/finalStates'
-import { loadDemand, type DemandSeries } from '../demand'
+import { heldText, loadDemand, storeHours, type DemandSeries } from '../demand'
 import { forecastSeries, type SeriesForecast } from '../forecast'
 import { capacityPlan, pickBurstPrices, type CapacityPlan } from '../plan'
 import { endOf, HOUR_MS } from '../series'
@@ -88,12 +88,18 @@ export function nextQuarterOf(quarter: string): string {
   return quarterOf(parseWindow(quarter, 0).toMs)
 }
 
-/** Reads and computes the whole report for a quarter (`2026-Q3`) as of now. */
-export async function loadQuarterReport(query: QueryFn, config: Config, quarter: string, nowMs: number): Promise<QuarterReport> {
+/**
+ * Reads and computes the whole report for a quarter (`2026-Q3`) as of now;
+ * `isDefault` says the caller did not name the quarter (messages say so).
+ */
+export async function loadQuarterReport(query: QueryFn, config: Config, quarter: string, nowMs: number, isDefault = false): Promise<QuarterReport> {
   const window = parseWindow(quarter, nowMs)
-  if (window.fromMs >= nowMs) throw new InputError(`quarter ${quarter} has not started yet (now is ${new Date(nowMs).toISOString()})`)
+  const named = `quarter ${quarter}${isDefault ? ' (the default: the last complete quarter)' : ''}`
+  if (window.fromMs >= nowMs) throw new InputError(`${named} has not started yet (now is ${new Date(nowMs).toISOString()})`)
   const warnings: string[] = []
-  const fleet = await loadDemand(query, 'fleet', window, nowMs)
+  const fleet = await loadDemand(query, 'fleet', window, nowMs).catch(async (err: unknown) => {
+    throw err instanceof NotFoundError ? await noQuarterData(query, named, nowMs, err) : err
+  })
   const dataWindow = { fromMs: fleet.startMs, toMs: endOf({ startMs: fleet.startMs, values: fleet.demand }) }
   const span = { ...dataWindow, nowMs }
   if (dataWindow.fromMs > window.fromMs) warnings.push(`the store has data from ${new Date(dataWindow.fromMs).toISOString()} only: earlier days of the quarter are not shown`)
@@ -111,6 +117,15 @@ export async function loadQuarterReport(query: QueryFn, config: Config, quarter:
   }
   report.findings = reportFindings(report)
   return report
+}
+
+/** The NotFoundError for a quarter the store has no fleet data in: what it holds, and which quarters to ask for instead. */
+async function noQuarterData(query: QueryFn, named: string, nowMs: number, cause: NotFoundError): Promise<NotFoundError> {
+  const held = await storeHours(query, 'fleet', nowMs)
+  if (!held) return new NotFoundError(`no data for ${named}: ${heldText(held, 'fleet data')}`, { cause })
+  const [first, last] = [quarterOf(held.fromMs), quarterOf(held.toMs - 1)]
+  const ask = first === last ? first : `a quarter from ${first} to ${last}`
+  return new NotFoundError(`no data for ${named}: ${heldText(held, 'fleet data')}; ask for ${ask}`, { cause })
 }
 
 const emptyFilter = () => ({ clusters: [], pools: [], gpuModels: [], teams: [] })

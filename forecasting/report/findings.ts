@@ -11,6 +11,27 @@ const n = (x: number) => Math.round(x).toLocaleString('en-US')
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 const usd = (x: number) => `$${Math.round(x).toLocaleString('en-US')}`
 
+/**
+ * Buying against bursting, like for like: both keep P90 on-prem allocation at
+ * or under the target. Then, apart, what the burst policy (which bursts only
+ * above 100% allocation) would burst with nothing bought: a smaller figure
+ * that does not hold the target.
+ */
+function buyOrBurst(plan: NonNullable<QuarterReport['plan']>): string[] {
+  const target = pct(plan.targetAllocationRatio)
+  if (plan.buy.gpus === 0) return [`No GPUs need buying: P90 demand stays at or under ${target} allocation of today's capacity.`]
+  const like = plan.burst.aboveTarget.p90
+  const policy = plan.burst.p90
+  return [
+    `Buying ${n(plan.buy.gpus)} GPUs keeps P90 demand at or under ${target} allocation; bursting instead, like for like (all P90 demand above ${target} of today's ${n(plan.capacityGpus)} GPUs, ` +
+      `${n(like.gpuHours)} GPU-hours), costs ${usd(like.spotCostUsd)} spot or ${usd(like.onDemandCostUsd)} on-demand.`,
+    policy.gpuHours > 0
+      ? `With nothing bought, the burst policy (it bursts only when on-prem GPUs are fully allocated) would burst the P90 demand above capacity: ${n(policy.gpuHours)} GPU-hours, ` +
+        `${usd(policy.spotCostUsd)} spot or ${usd(policy.onDemandCostUsd)} on-demand (less than like for like, as on-prem allocation then runs up to 100%, above the ${target} target).`
+      : `With nothing bought, P90 demand never exceeds capacity, so the burst policy (it bursts only when on-prem GPUs are fully allocated) would burst nothing; on-prem allocation would run above the ${target} target.`,
+  ]
+}
+
 /** Builds the findings from the report's figures, most decision-relevant first. */
 export function reportFindings(r: Omit<QuarterReport, 'findings'>): string[] {
   const out: string[] = []
@@ -20,12 +41,7 @@ export function reportFindings(r: Omit<QuarterReport, 'findings'>): string[] {
     out.push(p90 === null
       ? `P90 demand stays within today's ${n(plan.capacityGpus)} GPUs through ${r.nextQuarter}.`
       : `P90 demand is forecast to exceed today's ${n(plan.capacityGpus)} GPUs on ${day(p90)}${plan.exceeds.p50.firstMs !== null ? ` (P50 on ${day(plan.exceeds.p50.firstMs)})` : ''}.`)
-    const burst = plan.burst.p90.gpuHours > 0
-      ? `bursting the P90 demand above capacity instead costs ${usd(plan.burst.p90.spotCostUsd)} spot or ${usd(plan.burst.p90.onDemandCostUsd)} on-demand (${n(plan.burst.p90.gpuHours)} GPU-hours)`
-      : 'P90 demand never exceeds capacity, so no cloud burst would be needed'
-    out.push(plan.buy.gpus > 0
-      ? `Buying ${n(plan.buy.gpus)} GPUs keeps P90 demand at or under ${pct(plan.targetAllocationRatio)} allocation; ${burst}.`
-      : `No GPUs need buying: P90 demand stays at or under ${pct(plan.targetAllocationRatio)} allocation of today's capacity.`)
+    out.push(...buyOrBurst(plan))
   }
   const t = r.totals
   if (t.allocationRatio !== null) {

@@ -16,7 +16,7 @@ export function previousQuarter(nowMs: number): string {
 /** Loads and renders the report of a quarter (default: the last complete one). */
 export async function quarterlyReport(query: QueryFn, config: Config, quarter: string | undefined, nowMs: number): Promise<RenderedReport & { quarter: string }> {
   const q = (quarter ?? previousQuarter(nowMs)).toUpperCase()
-  return { quarter: q, ...renderReport(await loadQuarterReport(query, config, q, nowMs)) }
+  return { quarter: q, ...renderReport(await loadQuarterReport(query, config, q, nowMs, quarter === undefined)) }
 }
 
 export { loadQuarterReport, nextQuarterOf, type QuarterReport } from './data'

@@ -119,8 +119,14 @@ export function repeatOffendersTable(r: QuarterReport): TextTable | null {
   }
 }
 
+/** The report's CSV tables, by name (the file is `<name>.csv`); daily is the main one. */
+export const REPORT_CSV_TABLES = ['daily', 'forecast-daily', 'plan-months', 'chargeback', 'waste', 'final-states', 'repeat-offenders'] as const
+
+/** One of REPORT_CSV_TABLES. */
+export type ReportCsvTable = (typeof REPORT_CSV_TABLES)[number]
+
 /** The CSV files of the report, by file name (raw values; ratios 0..1). */
-export function csvTables(r: QuarterReport): Record<string, PlainTable> {
+export function csvTables(r: QuarterReport): Record<`${ReportCsvTable}.csv`, PlainTable> {
   const probs = r.forecast?.quantileProbs ?? []
   return {
     'daily.csv': { columns: ['day', 'capacityGpus', 'allocatedGpus', 'pendingGpus', 'demandGpus', 'utilRatio', 'usedGpus'], rows: r.days.map((d) => ({ day: iso(d.dayMs), ...d })) },
