@@ -6,22 +6,21 @@
  * with the reason; the run goes on.
  */
 import type { Command } from 'commander'
-import { stringify } from 'csv-stringify/sync'
 import { InputError } from '../core/errors'
 import { BACKTEST_DIGITS, formatTable, type PlainTable } from '../forecasting/backtestReport'
 import { forecastBatch, MAX_WORKERS, type BatchInput, type SeriesAnswer } from '../forecasting/batch/index'
-import { listSelectors } from '../forecasting/demand'
+import { listSelectors, parseSelector } from '../forecasting/demand'
 import { probIndex } from '../forecasting/intervals'
 import { endOf, formatHours, type HourlySeries } from '../forecasting/series'
 import { heliosBatch, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
-import { tuned, type CliIo } from './forecast'
+import { csvText, parseFormat, tuned, usage, UsageError, type CliIo } from './forecast'
 
 interface BatchOpts {
   series?: string[]
   horizon?: string
   workers?: string
   models?: string
-  origins?: number
+  origins?: string
   stride?: string
   helios?: string
   format?: string
@@ -39,7 +38,7 @@ export function registerBatchCommand(forecast: Command, io: () => CliIo): void {
     .option('--horizon <horizon>', 'how far ahead: a duration (13w) or a quarter (2026-Q4); default config forecast.planHorizon')
     .option('--workers <n>', 'worker threads (default: one per core, at most one per series; 1 = no threads)')
     .option('--models <ids>', 'candidate models, comma-separated (default: config forecast.models)')
-    .option('--origins <n>', 'backtest origins (default: config forecast.backtestOrigins)', Number)
+    .option('--origins <n>', 'backtest origins (default: config forecast.backtestOrigins)')
     .option('--stride <duration>', 'hours between origins, e.g. 24h (default: config forecast.originStrideHours)')
     .option('--helios <dir>', 'forecast the Helios trace in DIR instead of the store: the fleet and each VC')
     .option('--format <format>', 'table, csv or json', 'table')
@@ -47,17 +46,17 @@ export function registerBatchCommand(forecast: Command, io: () => CliIo): void {
 }
 
 async function runBatch(io: CliIo, opts: BatchOpts): Promise<void> {
-  const format = opts.format ?? 'table'
-  if (!['table', 'csv', 'json'].includes(format)) throw new InputError(`bad --format '${format}': expected table, csv or json`)
+  const format = parseFormat(opts.format)
   const workers = opts.workers === undefined ? undefined : Number(opts.workers)
   if (workers !== undefined && (!/^\d+$/.test(opts.workers!) || workers < 1 || workers > MAX_WORKERS)) {
-    throw new InputError(`bad --workers '${opts.workers}': expected a whole number from 1 to ${MAX_WORKERS}`)
+    throw new UsageError(`bad --workers '${opts.workers}': expected a whole number from 1 to ${MAX_WORKERS}`)
   }
   const options = tuned(io.config, opts)
   const horizon = opts.horizon ?? io.config.forecast.planHorizon
   // A bad horizon is refused before any series is read (each series' own origin is applied below).
-  parseHorizonHours(horizon, io.nowMs)
+  usage(() => parseHorizonHours(horizon, io.nowMs))
   if (opts.series) opts.series = [...new Set(opts.series)]
+  for (const s of opts.series ?? []) usage(() => parseSelector(s))
   const loaded = await loadSeries(io, opts)
   const inputs: BatchInput[] = loaded.flatMap((l) => ('series' in l ? [{ ...l, horizonHours: parseHorizonHours(horizon, endOf(l.series)) }] : []))
   const started = Date.now()
@@ -77,7 +76,7 @@ async function runBatch(io: CliIo, opts: BatchOpts): Promise<void> {
   const rows: SeriesAnswer[] = loaded.map((l) => ('series' in l ? byLabel.get(l.label)! : { label: l.label, hours: 0, error: l.error }))
   if (format === 'json') return io.out(JSON.stringify(rows, null, 2))
   const table = batchTable(rows)
-  if (format === 'csv') return io.out(stringify(table.rows, { header: true, columns: table.columns }).trimEnd())
+  if (format === 'csv') return io.out(csvText(table))
   io.out(formatTable(table, { ...BACKTEST_DIGITS, naiveSmapePct: 2, peakP50Gpus: 1, peakP90Gpus: 1 }))
   const failed = rows.filter((r) => r.error).length
   io.out(`${rows.length - failed} series forecast${failed > 0 ? `, ${failed} not (see note)` : ''}; P50/P90 peak = highest hourly quantile over the horizon`)

@@ -1,4 +1,4 @@
-import { Command } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { stringify } from 'yaml'
 import { loadConfig, type LoadedConfig } from '../config/load'
 import { configSchema } from '../config/schema'
@@ -7,7 +7,7 @@ import { redact } from '../config/redact'
 import { ConfigError, GpuscopeError } from '../core/errors'
 import { createStore } from '../store/client'
 import { migrate, renderAll } from '../store/migrate'
-import { registerForecastCommands } from './forecast'
+import { registerForecastCommands, UsageError } from './forecast'
 import { registerGenerateCommands } from './generate'
 import { registerReportCommands } from './report'
 import { ROLES, type Role, type ServeOptions } from './roles'
@@ -26,6 +26,8 @@ const program = new Command()
   .version(VERSION)
   .option('-c, --config <file>', 'YAML config file (default: ./gpuscope.yaml if present; env GPUSCOPE_CONFIG)')
   .showHelpAfterError()
+  // Commander's own usage errors (unknown option or command, missing argument) throw instead of exiting 1, so they exit 2 below.
+  .exitOverride()
 
 const config = (): LoadedConfig => loadConfig({ file: program.opts<{ config?: string }>().config })
 
@@ -131,10 +133,26 @@ registerWhatifCommand(program, config)
 try {
   await program.parseAsync(process.argv)
 } catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`gpuscope: ${err.message}\n`)
-    process.exit(EXIT_CONFIG)
+  const { message, code } = failure(err)
+  if (message) process.stderr.write(`gpuscope: ${message}\n`)
+  process.exit(code)
+}
+
+/**
+ * What to print for an error and the exit code: usage and configuration errors exit 2, other
+ * gpuscope errors and file-system errors on a path the user gave exit 1 with one line; anything
+ * else is a bug and keeps its stack.
+ */
+function failure(err: unknown): { message?: string; code: number } {
+  // Commander has printed its message (and help) already; --help and --version end here with 0.
+  if (err instanceof CommanderError) return { code: err.exitCode === 0 ? 0 : EXIT_CONFIG }
+  if (err instanceof ConfigError || err instanceof UsageError) return { message: err.message, code: EXIT_CONFIG }
+  if (err instanceof GpuscopeError) return { message: err.message, code: EXIT_FAILURE }
+  const e = err as NodeJS.ErrnoException
+  if (typeof e?.code === 'string' && typeof e.path === 'string') {
+    // "ENOENT: no such file or directory, open 'x'" -> "cannot open x: no such file or directory (ENOENT)"
+    const reason = /^[A-Z]+: ([^,]+)/.exec(e.message)?.[1] ?? e.message
+    return { message: `cannot ${e.syscall ?? 'use'} ${e.path}: ${reason} (${e.code})`, code: EXIT_FAILURE }
   }
-  process.stderr.write(`gpuscope: ${err instanceof GpuscopeError ? err.message : (err as Error).stack ?? String(err)}\n`)
-  process.exit(EXIT_FAILURE)
+  return { message: e instanceof Error ? (e.stack ?? e.message) : String(err), code: EXIT_FAILURE }
 }

@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 import type { LoadedConfig } from '../config/load'
 import { InputError } from '../core/errors'
 import { quarterlyReport } from '../forecasting/report/index'
-import { cliIo, type CliDeps } from './forecast'
+import { cliIo, UsageError, type CliDeps } from './forecast'
 
 const QUARTER = /^\d{4}-[Qq][1-4]$/
 
@@ -21,18 +21,32 @@ export function registerReportCommands(program: Command, loadConfig: () => Loade
     .option('--quarter <quarter>', 'e.g. 2026-Q3 (default: the last complete quarter)')
     .option('--out <dir>', 'directory to write into (created if missing)', '.')
     .action(async (opts: { quarter?: string; out: string }) => {
-      if (opts.quarter !== undefined && !QUARTER.test(opts.quarter)) throw new InputError(`bad --quarter '${opts.quarter}': expected a quarter like 2026-Q3`)
+      if (opts.quarter !== undefined && !QUARTER.test(opts.quarter)) throw new UsageError(`bad --quarter '${opts.quarter}': expected a quarter like 2026-Q3`)
       const io = cliIo(loadConfig, deps)
+      // Before the store is read: a bad --out fails at once, not after the report is computed.
+      writing(opts.out, () => mkdirSync(opts.out, { recursive: true }))
       const r = await io.withStore((store) => quarterlyReport(store.query, io.config, opts.quarter, io.nowMs))
-      mkdirSync(opts.out, { recursive: true })
       const files: Array<[string, string]> = [
         [`gpuscope-${r.quarter}.html`, r.html],
         [`gpuscope-${r.quarter}.md`, r.markdown],
         ...Object.entries(r.csv).map(([name, text]): [string, string] => [`gpuscope-${r.quarter}-${name}`, text]),
       ]
       for (const [name, text] of files) {
-        writeFileSync(join(opts.out, name), text)
+        writing(join(opts.out, name), () => writeFileSync(join(opts.out, name), text))
         io.out(`wrote ${join(opts.out, name)}`)
       }
     })
+}
+
+/** Runs a write to `path`; a file-system error becomes one InputError line naming the path, e.g. "cannot write /dev/null/x: not a directory (ENOTDIR)". */
+function writing(path: string, write: () => void): void {
+  try {
+    write()
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    if (typeof e.code !== 'string') throw err
+    // Node's message reads "ENOTDIR: not a directory, mkdir '/dev/null/x'": keep the reason.
+    const reason = /^[A-Z]+: ([^,]+)/.exec(e.message)?.[1] ?? e.message
+    throw new InputError(`cannot write ${path}: ${reason} (${e.code})`, { cause: err })
+  }
 }

@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import type { StoreConfig } from '../config/schema'
 import { maskUrlCredentials } from '../config/redact'
-import { UpstreamError } from '../core/errors'
+import { ConflictError, UpstreamError } from '../core/errors'
 import type { Params, QueryFn } from '../core/ports'
 
 /** 64-bit integers as JSON numbers in both modes (chDB and the server default differ); gpuscope's counts stay far below 2^53. */
@@ -49,13 +49,53 @@ async function openEmbedded(config: StoreConfig): Promise<Store> {
   // Loaded only here: libchdb costs ~150 MiB of RSS once loaded, which a process on a ClickHouse server
   // (the api / collector / scheduler roles) should not carry.
   const { createChdbConnection } = await import('chdb/connection')
-  const connection = createChdbConnection({ path }) as unknown as ClientConnection
+  let connection: ClientConnection
+  try {
+    connection = createChdbConnection({ path }) as unknown as ClientConnection
+  } catch (err) {
+    throw openFailure(path, err)
+  }
   const client = createClient({ connection })
   const store = wrap(client, 'embedded', config.database, path)
   // The chDB connection ignores the client's `database` option; its session keeps USE.
   await store.command(`CREATE DATABASE IF NOT EXISTS ${config.database}`)
   await store.command(`USE ${config.database}`)
   return store
+}
+
+/**
+ * Why chDB could not open `path`. Its error says only "Failed to create connection" (the
+ * reason goes to stderr from native code), so a held lock is recognised by the `status`
+ * file ClickHouse keeps in the directory while a process has it open: it names that PID.
+ */
+function openFailure(path: string, err: unknown): Error {
+  const holder = statusPid(path)
+  if (holder !== undefined && holder !== process.pid && alive(holder)) {
+    return new ConflictError(
+      `the store at ${path} is in use by another gpuscope process (pid ${holder}, e.g. \`npm start\`); stop it, or point the CLI at a ClickHouse server with store.url`,
+      { cause: err },
+    )
+  }
+  return new UpstreamError(`cannot open the embedded store at ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+}
+
+function statusPid(path: string): number | undefined {
+  try {
+    const m = /^PID: (\d+)$/m.exec(readFileSync(join(path, 'status'), 'utf8'))
+    return m ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: the process exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 async function openServer(config: StoreConfig, url: string): Promise<Store> {

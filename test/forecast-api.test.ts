@@ -31,15 +31,19 @@ async function get(path: string, status = 200): Promise<any> {
   return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
 }
 
-/** Runs `gpuscope forecast ...` in-process on the test store; returns what it printed. */
-async function cli(...args: string[]): Promise<string> {
+/** Runs `gpuscope forecast ...` in-process on the test store; returns what it printed on stdout and on stderr. */
+async function run(...args: string[]): Promise<{ out: string; err: string[] }> {
   const lines: string[] = []
+  const err: string[] = []
   const program = new Command().exitOverride()
   const loaded = { config: ts.config as Config, file: undefined, envVars: [] }
-  registerForecastCommands(program, () => loaded, { openStore: async () => ({ ...ts.store, close: async () => {} }), out: (t) => lines.push(t), now: () => END })
+  registerForecastCommands(program, () => loaded, { openStore: async () => ({ ...ts.store, close: async () => {} }), out: (t) => lines.push(t), err: (t) => err.push(t), now: () => END })
   await program.parseAsync(['node', 'gpuscope', 'forecast', ...args])
-  return lines.join('\n')
+  return { out: lines.join('\n'), err }
 }
+
+/** What `gpuscope forecast ...` printed on stdout. */
+const cli = async (...args: string[]): Promise<string> => (await run(...args)).out
 
 describe('GET /api/v1/forecast', () => {
   it('forecasts the next 24 h of Helios demand hour by hour with P5..P95, choosing a model that beats seasonal naive', async () => {
@@ -63,13 +67,19 @@ describe('GET /api/v1/forecast', () => {
     expect(lines).toHaveLength(25)
   })
 
+  const FORMS = 'a horizon is a duration of whole hours (24h, 7d, 13w) or a quarter to forecast through the end of (2026-Q4), at most 730 d (2 years, 17520 h) ahead'
   it.each([
     { name: 'an unknown cluster is 404', path: '/api/v1/forecast?series=cluster=nope', status: 404, type: 'not_found' },
-    { name: 'a bad horizon is 400', path: '/api/v1/forecast?series=fleet&horizon=soon', status: 400, type: 'bad_input' },
+    { name: 'a bad horizon is 400', path: '/api/v1/forecast?series=fleet&horizon=soon', status: 400, type: 'bad_input', message: `bad horizon 'soon': ${FORMS}` },
     { name: 'an unknown parameter is 400', path: '/api/v1/forecast?cluster=x', status: 400, type: 'bad_input' },
-  ])('$name', async ({ path, status, type }) => {
+    { name: 'a horizon past 2 years is 400 naming the maximum', path: '/api/v1/forecast?series=fleet&horizon=100000d', status: 400, type: 'bad_input', message: "bad horizon '100000d': 100000 d ahead is more than the maximum, 730 d (2 years, 17520 h)" },
+    { name: 'quarter 5 is 400 naming what a horizon accepts', path: '/api/v1/forecast?series=fleet&horizon=2026-Q5', status: 400, type: 'bad_input', message: `bad horizon '2026-Q5': ${FORMS}` },
+    { name: 'a backtest horizon past 2 years is 400', path: '/api/v1/forecast/backtest?series=fleet&horizon=100000d', status: 400, type: 'bad_input', message: "bad horizon '100000d': 100000 d ahead is more than the maximum, 730 d (2 years, 17520 h)" },
+    { name: 'a plan through a quarter past 2 years is 400', path: '/api/v1/capacity-plan?horizon=2030-Q4', status: 400, type: 'bad_input', message: "bad horizon '2030-Q4': 1645 d ahead is more than the maximum, 730 d (2 years, 17520 h)" },
+  ])('$name', async ({ path, status, type, message }) => {
     const body = await get(path, status)
     expect(body.error.type).toBe(type)
+    if (message !== undefined) expect(body.error.message).toBe(message)
   })
 })
 
@@ -95,6 +105,10 @@ describe('GET /api/v1/capacity-plan', () => {
     expect(plan.burst.p90.spotCostUsd).toBeCloseTo(plan.burst.p90.gpuHours * 0.85, 6)
     expect(plan.buy.capacityNeededGpus).toBe(Math.ceil(plan.peak.p90Gpus / 0.85 - 1e-9))
     expect(plan.buy.gpus).toBe(Math.max(0, plan.buy.capacityNeededGpus - 856))
+    // Both burst figures: above capacity (what the burst policy bursts) and above 85% of it (like for like with buying).
+    expect(plan.burst.aboveTarget.thresholdGpus).toBeCloseTo(0.85 * 856, 9)
+    expect(plan.burst.aboveTarget.p90.gpuHours).toBeGreaterThan(plan.burst.p90.gpuHours)
+    expect(plan.burst.aboveTarget.p90.spotCostUsd).toBeCloseTo(plan.burst.aboveTarget.p90.gpuHours * 0.85, 6)
     expect(plan.months.map((m: any) => m.month)).toEqual(['2026-05', '2026-06', '2026-07', '2026-08', '2026-09'])
     const june = plan.months[1]
     expect(june.actualHours).toBe(720)
@@ -136,6 +150,7 @@ describe('gpuscope forecast (CLI)', () => {
     expect(out).toMatch(/P90 demand (first exceeds capacity on \d{4}-\d\d-\d\d|stays within capacity)/)
     expect(out).toMatch(/Buy: (no GPUs|\d+ GPUs)/)
     expect(out).toContain('Burst prices: spot $0.85/GPU-h from prices table: aws us-east-1 p4d.24xlarge spot')
+    expect(out).toMatch(/\nBurst policy \(it bursts only when on-prem GPUs are fully allocated\), with nothing bought: demand above capacity, [\d,.]+ GPU-hours at P50/)
   })
 
   it('plan refuses a team series, naming why', async () => {
@@ -172,8 +187,42 @@ describe('gpuscope forecast (CLI)', () => {
     expect(rows[2]).toBe('2 series forecast; P50/P90 peak = highest hourly quantile over the horizon')
     await expect(cli('batch', '--workers', 'two')).rejects.toThrow("bad --workers 'two': expected a whole number from 1 to 64")
     await expect(cli('batch', '--workers', '0')).rejects.toThrow("bad --workers '0': expected a whole number from 1 to 64")
-    await expect(cli('batch', '--horizon', 'soon')).rejects.toThrow("bad duration 'soon': expected a number and unit like 30s, 5m, 1h, 1d or 1w, or a composite like 1h30m")
+    await expect(cli('batch', '--horizon', 'soon')).rejects.toThrow("bad horizon 'soon': a horizon is a duration of whole hours (24h, 7d, 13w) or a quarter to forecast through the end of (2026-Q4), at most 730 d (2 years, 17520 h) ahead")
   }, 120_000)
+
+  describe('--format json and csv on a pool series: stdout is only the data, the warning goes to stderr', () => {
+    const WARNING = 'warning: pods never bound to a node have no pool or GPU model: their pending demand is in the cluster and team series, not in this one'
+    const pool = async () => (await cli('list')).split('\n').find((s) => s.startsWith('pool='))!
+
+    it('plan --format json', async () => {
+      const { out, err } = await run('plan', '--series', await pool(), '--horizon', '7d', '--format', 'json')
+      expect(JSON.parse(out)).toMatchObject({ horizonHours: 168 })
+      expect(err).toEqual([WARNING])
+    })
+
+    it('plan --format csv is the monthly trend, unrounded, as the API answers it', async () => {
+      const { out, err } = await run('plan', '--series', await pool(), '--horizon', '7d', '--format', 'csv')
+      const [header, ...rows] = out.split('\n')
+      expect(header).toBe('month,actualHours,forecastHours,capacityGpus,allocatedGpus,demandGpus,p50DemandGpus,p90DemandGpus,allocationRatio,forecastDemandRatio,utilRatio,utilMetric')
+      expect(rows.map((r) => r.split(',')[0])).toEqual(['2026-05', '2026-06', '2026-07'])
+      expect(err).toEqual([WARNING])
+    })
+
+    it('show --format csv is one row per hour with a column per quantile', async () => {
+      const { out, err } = await run('show', '--series', await pool(), '--horizon', '24h', '--models', 'snaive168', '--format', 'csv')
+      const [header, ...rows] = out.split('\n')
+      expect(header).toBe('ts,pointGpus,p5Gpus,p10Gpus,p25Gpus,p50Gpus,p75Gpus,p90Gpus,p95Gpus')
+      expect(rows).toHaveLength(24)
+      expect(rows[0]).toMatch(/^2026-07-01T00:00:00\.000Z(,\d+(\.\d+)?){8}$/)
+      expect(err).toEqual([WARNING])
+    })
+
+    it('backtest --format csv', async () => {
+      const { out, err } = await run('backtest', '--series', await pool(), '--horizon', '24h', '--models', 'snaive168', '--format', 'csv')
+      expect(out.split('\n')[0]).toBe('horizon,model,smapePct,mase,maeGpus,coverage80Pct,coverage50Pct,origins,chosen,note')
+      expect(err).toEqual([WARNING])
+    })
+  })
 
   it('list names the series the store can forecast', async () => {
     const out = await cli('list')

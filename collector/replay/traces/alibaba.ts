@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { InputError } from '../../../core/errors'
 import { loadCsv, type LoadReport } from './csv'
 
 /**
@@ -71,6 +73,10 @@ export const ALIBABA_FILES = {
 
 /** Loads the GPU nodes and the pods; every bad row is skipped and reported by file and line. */
 export async function loadAlibabaV2023(dir: string): Promise<{ nodes: AlibabaNode[]; pods: AlibabaPod[]; reports: LoadReport[] }> {
+  const missing = Object.values(ALIBABA_FILES).filter((f) => !existsSync(join(dir, f)))
+  if (missing.length > 0) {
+    throw new InputError(`no Alibaba PAI v2023 trace in ${dir}: it lacks ${missing.join(' and ')} (the trace's files, as in ../shared/fixtures/alibaba-pai-gpu-v2023)`)
+  }
   const nodes = await loadCsv(join(dir, ALIBABA_FILES.nodes), nodeRow, (r) => ({
     name: r.sn, cpuMilli: r.cpu_milli, memoryMib: r.memory_mib, gpus: r.gpu, model: r.model,
   }))

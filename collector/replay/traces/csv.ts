@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { basename } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { parse } from 'csv-parse'
 import type { z } from 'zod'
@@ -36,10 +37,14 @@ export async function loadCsv<S extends z.ZodType, T>(
   const name = basename(file)
   const report: LoadReport = { file: name, rows: 0, skipped: 0, bad: [] }
   const rows: T[] = []
-  const input = createReadStream(file)
-  const source = file.endsWith('.gz') ? input.pipe(createGunzip()) : input
   // Arrays, not objects: the Helios files have 24 columns and the loaders read 6.
-  const parser = source.pipe(parse({ info: true, skip_empty_lines: true, relax_column_count: true, trim: true }))
+  const parser = parse({ info: true, skip_empty_lines: true, relax_column_count: true, trim: true })
+  // pipeline, not .pipe(): a read or gunzip error (a missing file) must reach the loop below, not crash the process.
+  const input = createReadStream(file)
+  const piped = file.endsWith('.gz') ? pipeline(input, createGunzip(), parser) : pipeline(input, parser)
+  // The loop below sees the same error; this only keeps the pipeline's own rejection from going unhandled
+  // (also when the loop stops early on a bad header).
+  piped.catch(() => {})
   let pick: Array<[string, number]> | undefined
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
@@ -63,9 +68,24 @@ export async function loadCsv<S extends z.ZodType, T>(
     }
   } catch (err) {
     if (err instanceof InputError) throw err
+    const fsProblem = fileProblem(err)
+    if (fsProblem) throw new InputError(`cannot read ${file}: ${fsProblem}`, { cause: err })
     throw new InputError(`${name}: cannot read as CSV: ${(err as Error).message}`, { cause: err })
   }
   return { rows, report }
+}
+
+const FILE_PROBLEMS: Record<string, string> = {
+  ENOENT: 'does not exist',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory, not a file',
+  ENOTDIR: 'a part of the path is not a directory',
+}
+
+/** A short reason for a file-system error on a path the user gave (undefined for anything else). */
+export function fileProblem(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === undefined ? undefined : FILE_PROBLEMS[code]
 }
 
 /** Column positions of the fields the schema reads; every one must be in the header. */

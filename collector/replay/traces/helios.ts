@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { loadCsv, type LoadReport } from './csv'
+import { InputError } from '../../../core/errors'
+import { fileProblem, loadCsv, type LoadReport } from './csv'
 
 /**
  * Loader for the SenseTime Helios (SC'21) Earth per-minute virtual-cluster
@@ -37,13 +38,26 @@ const minuteRow = z
   })
   .refine((r) => r.running_gpu_num <= r.total_gpu_num, { message: 'more running GPUs than the VC has', path: ['running_gpu_num'] })
 
-/** The VC sequence files in a folder: `<vc>_cluster_sequence_vc.csv(.gz)`. */
+const VC_FILE = /^(vc\w+)_cluster_sequence_vc\.csv(\.gz)?$/
+const WANTED = 'the Helios per-VC sequences <vc>_cluster_sequence_vc.csv(.gz), as in ../shared/fixtures/helios/Earth_vcs_2020-05'
+
+/** The VC sequence files in a folder: `<vc>_cluster_sequence_vc.csv(.gz)`; InputError naming the folder when it has none. */
 export function heliosVcFiles(dir: string): Array<{ vc: string; file: string }> {
-  return readdirSync(dir)
-    .map((f) => ({ f, m: /^(vc\w+)_cluster_sequence_vc\.csv(\.gz)?$/.exec(f) }))
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch (err) {
+    const problem = fileProblem(err)
+    if (problem === undefined) throw err
+    throw new InputError(`cannot read the Helios trace folder ${dir}: ${problem}; expected ${WANTED}`, { cause: err })
+  }
+  const files = names
+    .map((f) => ({ f, m: VC_FILE.exec(f) }))
     .filter((x): x is { f: string; m: RegExpExecArray } => x.m !== null)
     .map(({ f, m }) => ({ vc: m[1] as string, file: join(dir, f) }))
     .sort((a, b) => a.vc.localeCompare(b.vc))
+  if (files.length === 0) throw new InputError(`no Helios trace in ${dir}: expected ${WANTED}`)
+  return files
 }
 
 /**

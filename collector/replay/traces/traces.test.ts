@@ -79,4 +79,13 @@ describe('bad rows', () => {
     writeFileSync(file, 'a,b\n1,2\n')
     await expect(loadCsv(file, z.object({ a: z.string(), c: z.string() }), (r) => r)).rejects.toThrow(new InputError('x.csv: header lacks column(s) c'))
   })
+
+  it.each([
+    { name: 'a missing file', file: (dir: string) => join(dir, 'nope.csv'), want: (dir: string) => `cannot read ${join(dir, 'nope.csv')}: does not exist` },
+    { name: 'a missing gzip file', file: (dir: string) => join(dir, 'nope.csv.gz'), want: (dir: string) => `cannot read ${join(dir, 'nope.csv.gz')}: does not exist` },
+    { name: 'a directory', file: (dir: string) => dir, want: (dir: string) => `cannot read ${dir}: it is a directory, not a file` },
+  ])('$name is refused with an InputError naming the path (the read error reaches the caller)', async ({ file, want }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpuscope-trace-'))
+    await expect(loadCsv(file(dir), z.object({ a: z.string() }), (r) => r)).rejects.toThrow(new InputError(want(dir)))
+  })
 })
