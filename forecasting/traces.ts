@@ -42,13 +42,16 @@ export function heliosHourlyDemand(minutes: readonly HeliosMinute[], vcs?: reado
 }
 
 /**
- * Hourly demand rebuilt from the Alibaba PAI v2023 pod intervals: each GPU
- * pod adds its GPUs (num_gpu × gpu_milli / 1000) while pending (created,
- * not yet scheduled) and while running (scheduled, not yet deleted), exactly
- * per second of overlap with each hour. A pod with no deletion time holds to
- * the end of the trace (its last recorded event). Trace times are seconds
- * from the trace start, which has no published date: the series starts at
- * the epoch (1970-01-01) plus the first pod's creation hour.
+ * Hourly demand rebuilt from the Alibaba PAI v2023 pod intervals, read as the
+ * replay reads the snapshot (collector/replay/sim/fromAlibaba.ts, docs/replay.md):
+ * a pod's phase is its state at the trace's last instant S, so a pod recorded
+ * Running runs from its scheduled time through S (its deletion time is not
+ * used), a Pending one waits from creation through S, and a Succeeded or
+ * Failed one waits from creation to its scheduled time and runs from then to
+ * its deletion (through S when it has none). Each GPU pod adds its GPUs
+ * (num_gpu × gpu_milli / 1000), exactly per second of overlap with each hour.
+ * Trace times are seconds from the trace start, which has no published date:
+ * the series starts at the epoch (1970-01-01) plus the first pod's creation hour.
  */
 export function alibabaHourlyDemand(pods: readonly AlibabaPod[]): HourlySeries {
   const gpuPods = pods.filter((p) => podGpus(p) > 0)
@@ -73,10 +76,10 @@ export function alibabaHourlyDemand(pods: readonly AlibabaPod[]): HourlySeries {
   }
   for (const p of gpuPods) {
     const gpus = podGpus(p)
-    const end = p.deletionS ?? endS
-    const bound = p.scheduledS === undefined ? end : Math.min(p.scheduledS, end)
-    add(p.creationS, bound, gpus)
-    if (p.scheduledS !== undefined) add(p.scheduledS, end, gpus)
+    const scheduled = p.phase === 'Pending' ? undefined : p.scheduledS
+    const end = p.phase === 'Running' || p.phase === 'Pending' ? endS : (p.deletionS ?? endS)
+    add(p.creationS, scheduled === undefined ? end : Math.min(scheduled, end), gpus)
+    if (scheduled !== undefined) add(scheduled, end, gpus)
   }
   return { startMs: startH * HOUR_MS, values: Array.from(gpuSeconds, (s) => s / 3600) }
 }
