@@ -158,7 +158,8 @@ async function loadWorkload(deps: RouteDeps, id: string, principal: Principal): 
   }
   const newest = pods.reduce((a, b) => (b.lastSeenMs > a.lastSeenMs ? b : a))
   const own = teamScope(principal)
-  if (own !== undefined && newest.team !== own) throw new ForbiddenError(`a token of team '${own}' may not see ${describeKey(key)}: it belongs to team '${newest.team || '(none)'}'`)
+  // Another team's workload answers as a missing one does, so a team token cannot probe which names exist.
+  if (own !== undefined && newest.team !== own) throw new NotFoundError(`no workload ${describeKey(key)}`)
   return { key, pods, team: newest.team, warnings }
 }
 
