@@ -8,7 +8,7 @@
 import { apportionCents, costByKey, IDLE_ROW, UNATTRIBUTED_ROW, type PricedUse, type RateCardLike } from './chargeback.js'
 import type { AggregateTerm, OcColumn } from './opencost.js'
 import type { SetPlan } from './opencostPlan.js'
-import { utilFigure, type UtilRow } from './usage.js'
+import { sampledGpuMsOf, utilFigure, type UtilRow } from './usage.js'
 import type { TimeWindow } from './windows.js'
 
 const HOUR_MS = 3_600_000
@@ -168,17 +168,19 @@ export function allocationSets(plan: SetPlan, terms: readonly AggregateTerm[], c
   return { sets, warnings: [...warnings] }
 }
 
-/** Used and unknown GPU-hours per group and set: each bucket's allocation × its utilization, unknown where the bucket has no sample. */
+/** Used and unknown GPU-hours per group and set: each bucket's sampled allocation × its utilization, the rest unknown (as /usage counts it). */
 function addUtilization(plan: SetPlan, groups: Array<Map<string, GroupAcc>>, allocGpuMs: Map<string, number>, util: readonly UtilRow[]): void {
   const utilBy = new Map(util.map((r) => [key([key(r.group), r.bucketMs]), r]))
   for (const [bk, gpuMs] of allocGpuMs) {
     const [gk, bucketMs] = JSON.parse(bk) as [string, number]
     const g = groups[setIndex(plan.sets, plan.window.fromMs, bucketMs)]?.get(gk)
     if (!g) continue
-    const figure = utilFigure(utilBy.get(bk))
-    if (figure.utilRatio === null) g.unknownGpuHours += gpuMs / HOUR_MS
-    else {
-      g.usedGpuHours += (gpuMs / HOUR_MS) * figure.utilRatio
+    const row = utilBy.get(bk)
+    const figure = utilFigure(row)
+    const sampledGpuMs = figure.utilRatio === null ? 0 : sampledGpuMsOf(gpuMs, row)
+    g.unknownGpuHours += (gpuMs - sampledGpuMs) / HOUR_MS
+    if (sampledGpuMs > 0) {
+      g.usedGpuHours += (sampledGpuMs / HOUR_MS) * (figure.utilRatio as number)
       g.known = true
     }
   }

@@ -51,11 +51,12 @@ describe('GET /allocation/compute', () => {
     const { body } = await get('/allocation/compute?window=month&aggregate=label:team&accumulate=true')
     const { vision, nlp } = body.data[0]
     const request = (204 + 348 / 7) / 348
-    // Only the 2nd is sampled (0.6), as in /chargeback: 96 + 24/7 GPU-hours known.
+    // Only q1 on the 2nd is sampled (0.6), as in /chargeback: its 96 GPU-hours known, q2's slice beside it unknown.
     expect(vision.gpuAllocation.gpuRequestAverage).toBeCloseTo(request, 4)
     expect(vision.gpuAllocation.gpuUsageAverage).toBeCloseTo(0.6 * request, 4)
     expect(vision.gpuEfficiency).toBeCloseTo(0.6, 4)
-    expect(vision.gpuscope.usedGpuHours).toBeCloseTo((96 + 24 / 7) * 0.6, 3)
+    expect(vision.gpuscope.usedGpuHours).toBeCloseTo(96 * 0.6, 3)
+    expect(vision.gpuscope.utilUnknownGpuHours).toBeCloseTo(204 + 348 / 7 - 96, 3)
     expect(vision.gpuAllocation.isGPUShared).toBe(true)
     expect(nlp.gpuAllocation).toEqual({ isGPUShared: false, gpuUsageAverage: null, gpuRequestAverage: expect.any(Number) })
     expect(nlp.gpuEfficiency).toBeNull()
