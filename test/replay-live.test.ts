@@ -4,8 +4,11 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildSources } from '../collector/index'
 import { KubernetesClusterSource } from '../collector/kubernetes'
+import { backfillOnce, buildSimulation } from '../collector/replay/index'
 import { startLiveReplay, type LiveReplay } from '../collector/replay/live/driver'
+import { traceEndOf, type SimCluster } from '../collector/replay/sim/cluster'
 import { kernelState } from '../collector/replay/live/jupyter'
+import { sharedFixtures } from './helpers/fixtures'
 import { testCluster } from './helpers/testCluster'
 import { nodeSamplesAt, podsByNode } from '../collector/replay/sim/samples'
 import type { HealthReporter, PollSource, Source } from '../collector/source'
@@ -176,5 +179,100 @@ describe('live replay scraped by the real collectors', () => {
       expect(rows.map((r) => r.pod)).toEqual(['short-0', 'late-0'])
     })
     expect(k8sHealth.errors).toEqual([])
+  })
+})
+
+// The default replay (`npm start`, no cluster configured): the Helios month, backfilled up to the live start,
+// then served live. What the backfill left open (idle notebooks, stuck jobs) must stay open in the live part.
+describe('default Helios replay: the backfill ends where the live replay goes on', () => {
+  const DAY = 24 * 60 * MIN
+  const HOUR = 60 * MIN
+  const END = Math.floor(Date.now() / MIN) * MIN
+  const config = configSchema.parse({ replay: { fixtures: sharedFixtures(), sampleDays: 1, sampleStepMs: HOUR } })
+  const started: Array<{ replay: LiveReplay; source?: KubernetesClusterSource }> = []
+  let helios: SimCluster
+  let heliosRealMs = 0
+
+  interface OpenRow { uid: string; ns: string; pod: string; kind: string; start: number }
+  const OPEN_RUNNING = `SELECT pod_uid AS uid, namespace AS ns, pod, workload_kind AS kind, toUnixTimestamp64Milli(start_ts) AS start
+    FROM workload_intervals FINAL WHERE cluster = {c:String} AND end_ts IS NULL AND start_ts IS NOT NULL ORDER BY uid`
+  const openRunning = async () => store.query<OpenRow>(OPEN_RUNNING, { c: 'helios-earth' })
+  const backfillDeps = () => ({ sinks: writers.sinks, query: store.query, logger: silent })
+  const runningInApi = (r: LiveReplay) =>
+    new Map(r.kube.list('pods').filter((o) => (o.status as { phase?: string }).phase === 'Running').map((o) => [o.metadata.uid as string, o.metadata.name]))
+
+  /** Starts the live replay at the end of `sim`'s history and, when asked, the real Kubernetes collector on it. */
+  async function goLive(sim: SimCluster, collect: boolean): Promise<LiveReplay> {
+    heliosRealMs = 0
+    const r = await startLiveReplay(sim, { startMs: sim.endMs, speed: SPEED, now: () => heliosRealMs })
+    const entry: { replay: LiveReplay; source?: KubernetesClusterSource } = { replay: r }
+    started.push(entry)
+    if (!collect) return r
+    const overlay = r.collectorConfig()
+    const cfg = configSchema.parse({ collector: { kubernetes: { ...overlay.kubernetes, backoffBaseMs: 20, backoffMaxMs: 200 } } })
+    const source = buildSources(cfg, { sinks: writers.sinks, query: store.query, logger: silent, now: r.now }).find((x): x is KubernetesClusterSource => x instanceof KubernetesClusterSource)
+    entry.source = source
+    await source?.start(health())
+    await source?.whenSynced()
+    await source?.flush() // the reconcile that closes what the list no longer holds
+    await writers.flush()
+    return r
+  }
+
+  beforeAll(async () => {
+    helios = await buildSimulation(config.replay, END, silent)
+    await backfillOnce(helios, config, backfillDeps())
+    await writers.flush()
+  })
+  /** Stops the collectors, then the replays, as `gpuscope serve` does on SIGTERM. */
+  async function shutdown(): Promise<void> {
+    for (const { replay: r, source } of started.splice(0)) {
+      await source?.stop()
+      await r.stop()
+    }
+    await writers.flush()
+  }
+  afterAll(shutdown)
+
+  it('maps the trace end a day after the start: the 30-day history begins where the 31-day month does', () => {
+    expect(helios.endMs).toBe(END)
+    expect(traceEndOf(helios)).toBe(END + DAY)
+    expect(helios.beginMs).toBe(END - 30 * DAY)
+  })
+
+  it('keeps the pods open at the backfill end open: the live API serves them running, uid for uid, and the collector leaves them open', async () => {
+    const before = await openRunning()
+    // The history holds work to flag: notebooks that have run for over a day.
+    expect(before.filter((r) => r.kind === 'Notebook' && r.start <= END - DAY).length).toBeGreaterThan(0)
+    const r = await goLive(helios, true)
+    const live = runningInApi(r)
+    expect(before.filter((row) => live.get(row.uid) !== row.pod)).toEqual([])
+    const after = new Map((await openRunning()).map((row) => [row.uid, row]))
+    expect(before.filter((row) => after.get(row.uid)?.start !== row.start)).toEqual([])
+    // An hour on, what the trace keeps running is still running (nothing ended at the start).
+    heliosRealMs += HOUR / SPEED
+    r.tick()
+    const stillRunning = helios.pods.filter((p) => p.startMs !== undefined && p.startMs < END && (p.endMs === undefined || p.endMs > END + HOUR))
+    expect(stillRunning.length).toBeGreaterThan(0)
+    const liveLater = runningInApi(r)
+    expect(stillRunning.filter((p) => !liveLater.has(p.uid)).map((p) => p.name)).toEqual([])
+  })
+
+  it('a restart later on the same store doubles no sample, and once its collector has listed, what is open is what its live start serves', async () => {
+    await shutdown()
+    const restartAt = END + 2 * HOUR
+    const again = await buildSimulation(config.replay, restartAt, silent)
+    const result = await backfillOnce(again, config, backfillDeps())
+    await writers.flush()
+    expect(result.gpuSamples).toBe(856 * 2) // only the hours after the last stored sample: END - 1 h .. restartAt
+    const [dup] = await store.query<{ rows: number; distinct: number }>(
+      `SELECT count() AS rows, uniqExact(gpu_uuid, ts) AS distinct FROM gpu_samples WHERE cluster = {c:String}`, { c: 'helios-earth' })
+    expect(dup).toEqual({ rows: 856 * 26, distinct: 856 * 26 })
+    const r = await goLive(again, true)
+    const live = runningInApi(r)
+    const open = (await openRunning()).filter((row) => row.start <= restartAt)
+    expect(open.length).toBeGreaterThan(0)
+    expect(open.filter((row) => live.get(row.uid) !== row.pod)).toEqual([])
+    expect([...live.keys()].filter((uid) => !open.some((row) => row.uid === uid))).toEqual([])
   })
 })

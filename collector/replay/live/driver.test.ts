@@ -96,6 +96,17 @@ describe('startLiveReplay: as virtual time passes', () => {
     expect([phaseOf(r, 'vision', 'train-a-0'), phaseOf(r, 'nlp', 'train-c-0'), phaseOf(r, 'speech', 'late-0')]).toEqual(['Running', 'Pending', 'Running'])
   })
 
+  it('with looping and the trace running on past the start (traceEndMs), pods open at the start keep running until the trace ends', async () => {
+    const sim: SimCluster = { ...testCluster(T0), endMs: T0, traceEndMs: T0 + 60 * MIN }
+    const r = await start(sim, { startMs: sim.endMs, loop: true })
+    expect([phaseOf(r, 'vision', 'train-a-0'), phaseOf(r, 'vision', 'nb-ana-0'), phaseOf(r, 'nlp', 'train-c-0')]).toEqual(['Running', 'Running', 'Pending'])
+    expect(names(r, 'pods').filter((n) => n.endsWith('-r1'))).toEqual([])
+    moveTo(r, T0 + 59 * MIN)
+    expect([phaseOf(r, 'vision', 'train-a-0'), phaseOf(r, 'vision', 'nb-ana-0')]).toEqual(['Running', 'Running'])
+    moveTo(r, T0 + 61 * MIN)
+    expect([phaseOf(r, 'vision', 'train-a-0'), phaseOf(r, 'vision', 'nb-ana-0')]).toEqual(['Succeeded', 'Succeeded'])
+  })
+
   it('with looping (Helios), open pods finish at the trace end and the next lap replays the trace with -r1 pods and workloads', async () => {
     const sim = testCluster(T0)
     const period = sim.endMs - sim.beginMs

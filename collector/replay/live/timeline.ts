@@ -1,4 +1,4 @@
-import type { SimCluster, SimPod } from '../sim/cluster'
+import { traceEndOf, type SimCluster, type SimPod } from '../sim/cluster'
 import { FINISHED_POD_TTL_MS } from '../sim/objects'
 import { podsByNode } from '../sim/samples'
 
@@ -8,6 +8,10 @@ import { podsByNode } from '../sim/samples'
  * deleted FINISHED_POD_TTL_MS after it finished. The changes are sorted once;
  * the driver walks them with a cursor, so a tick costs only the changes it
  * applies, however large the cluster.
+ *
+ * The trace's last instant is `traceEndOf(sim)`: for the default Helios
+ * replay a lead after the live start (`sim.endMs`), so the live replay first
+ * continues the very pods the backfill left open, and lap 1 comes only then.
  *
  * After the trace's last instant:
  * - without looping (Alibaba: a snapshot), nothing changes any more: pods
@@ -90,11 +94,12 @@ export class Laps {
     private readonly sim: SimCluster,
     readonly loop: boolean,
   ) {
-    const span = sim.endMs - sim.beginMs
+    const traceEndMs = traceEndOf(sim)
+    const span = traceEndMs - sim.beginMs
     if (loop && !(span > 0)) throw new Error(`cannot loop ${sim.name}: its trace spans ${span} ms`)
     this.periodMs = loop ? span : Infinity
     // Looping closes what is still open at the trace end, so laps do not overlap on a GPU.
-    this.base = loop ? sim.pods.map((p) => closeAtEnd(p, sim.endMs)) : sim.pods
+    this.base = loop ? sim.pods.map((p) => closeAtEnd(p, traceEndMs)) : sim.pods
     this.events = podEvents(this.base)
   }
 

@@ -52,13 +52,26 @@ export interface SimCluster {
   trace: 'alibaba-v2023' | 'helios-earth-2020-05'
   nodes: SimNode[]
   pods: SimPod[]
-  /** The wall time the trace's last instant maps to. */
+  /**
+   * The wall time the replay's history ends: the backfill writes up to here
+   * and the live replay starts here. The trace's last instant maps here too,
+   * unless `traceEndMs` says it maps later.
+   */
   endMs: number
+  /**
+   * The wall time the trace's last instant maps to when the trace runs on
+   * past `endMs` (Helios: pods open at the start of the live replay stay
+   * open into it instead of all ending there); absent = endMs.
+   */
+  traceEndMs?: number
   /** The wall time the trace's first instant maps to. */
   beginMs: number
   /** Pods placed on a GPU that was already full (the trace's own placement is unknown). */
   overcommitted: number
 }
+
+/** The wall time the trace's last instant maps to (the end of lap 0 of a looping replay). */
+export const traceEndOf = (sim: Pick<SimCluster, 'endMs' | 'traceEndMs'>): number => sim.traceEndMs ?? sim.endMs
 
 /** GPUs a pod holds: devices × share. */
 export const podGpus = (p: Pick<SimPod, 'numGpu' | 'share'>): number => p.numGpu * p.share

@@ -27,19 +27,20 @@ export const HELIOS_EARTH_GPU_TIME_SHARES: ReadonlyArray<readonly [SimFinal, num
  * 8, 4, 2, 1 GPUs that still fits on one node); when they fall, the newest pods
  * end first. Pending GPUs are pending pods built the same way. Each VC is a
  * pool of 8-GPU V100 nodes (Helios Earth is a V100 cluster). The trace's last
- * minute ends at `endMs`. Pods that finish end Succeeded, Deleted (cancelled)
+ * minute ends at `endMs + leadMs`. Pods that finish end Succeeded, Deleted (cancelled)
  * or Failed with Earth's GPU-time shares (assignFinalStates).
+ *
+ * `leadMs` (default 0) maps the trace's end `leadMs` after `endMs`: the
+ * history (backfill) still ends at `endMs`, and the pods open there run on
+ * into the live replay as the trace says (`traceEndMs` = endMs + leadMs).
  */
-export function clusterFromHelios(minutes: HeliosMinute[], endMs: number, name = 'helios-earth'): SimCluster {
+export function clusterFromHelios(minutes: HeliosMinute[], endMs: number, name = 'helios-earth', leadMs = 0): SimCluster {
+  if (!(leadMs >= 0)) throw new Error(`helios replay lead must be 0 or more milliseconds, got ${leadMs}`)
   const byVc = new Map<string, HeliosMinute[]>()
   for (const m of minutes) (byVc.get(m.vc) ?? byVc.set(m.vc, []).get(m.vc)!).push(m)
-  let lastTs = -Infinity
-  let firstTs = Infinity
-  for (const m of minutes) {
-    lastTs = Math.max(lastTs, m.tsMs)
-    firstTs = Math.min(firstTs, m.tsMs)
-  }
-  const shift = endMs - (lastTs + MINUTE_MS)
+  const { firstTs, lastTs } = heliosExtent(minutes)
+  const traceEndMs = endMs + leadMs
+  const shift = traceEndMs - (lastTs + MINUTE_MS)
   const spec = gpuSpecOf('V100M32')
   const nodes: SimNode[] = []
   const pods: SimPod[] = []
@@ -51,7 +52,23 @@ export function clusterFromHelios(minutes: HeliosMinute[], endMs: number, name =
     pods.push(...trackRunning(vc, rows, shift, free), ...trackPending(vc, rows, shift))
   }
   assignFinalStates(pods, HELIOS_EARTH_GPU_TIME_SHARES)
-  return { name, trace: 'helios-earth-2020-05', nodes, pods, endMs, beginMs: firstTs + shift, overcommitted: 0 }
+  return { name, trace: 'helios-earth-2020-05', nodes, pods, endMs, traceEndMs, beginMs: firstTs + shift, overcommitted: 0 }
+}
+
+/** How long the trace runs: from its first minute to the end of its last (one month for Earth May 2020). */
+export function heliosSpanMs(minutes: readonly HeliosMinute[]): number {
+  const { firstTs, lastTs } = heliosExtent(minutes)
+  return minutes.length === 0 ? 0 : lastTs + MINUTE_MS - firstTs
+}
+
+function heliosExtent(minutes: readonly HeliosMinute[]): { firstTs: number; lastTs: number } {
+  let lastTs = -Infinity
+  let firstTs = Infinity
+  for (const m of minutes) {
+    lastTs = Math.max(lastTs, m.tsMs)
+    firstTs = Math.min(firstTs, m.tsMs)
+  }
+  return { firstTs, lastTs }
 }
 
 function buildNodes(cluster: string, vc: string, gpus: number, spec: ReturnType<typeof gpuSpecOf>, createdMs: number): SimNode[] {
