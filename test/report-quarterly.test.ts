@@ -9,8 +9,11 @@ import { backfill } from '../collector/replay/backfill'
 import { clusterFromHelios, HELIOS_EARTH_GPU_TIME_SHARES } from '../collector/replay/sim/fromHelios'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import type { Config } from '../config/schema'
+import { IDLE_ROW } from '../core/chargeback'
 import { NotFoundError } from '../core/errors'
-import { loadQuarterReport, quarterlyReport, type QuarterReport } from '../forecasting/report/index'
+import { IDLE_ALLOCATED_ROW } from '../core/ledger'
+import { loadQuarterReport, quarterlyReport, renderReport, type QuarterReport } from '../forecasting/report/index'
+import { chargebackTable, planTable, summaryTable } from '../forecasting/report/tables'
 import { sharedFixtures } from './helpers/fixtures'
 import { openTestStore, type TestStore } from './helpers/store'
 import { startTestApp, type TestApp } from './helpers/app'
@@ -132,6 +135,109 @@ describe('waste from failed and cancelled work in the report', () => {
   })
 })
 
+const CHARGEBACK_CSV_HEADER = 'team,allocatedGpuHours,usedGpuHours,idleGpuHours,utilUnknownGpuHours,allocatedCostUsd,idleShareCostUsd,basisAdjustmentUsd,costUsd,chargeBasis,idleShare,idleSurchargeUsdPerGpuHour'
+const HOURS = ['allocatedGpuHours', 'usedGpuHours', 'idleGpuHours', 'utilUnknownGpuHours'] as const
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`
+
+describe('the report charges back as GET /api/v1/chargeback does', () => {
+  it('has /chargeback\'s allocated, used, idle and unknown GPU-hours and cents per team for the quarter, and its idle waste is those idle GPU-hours', async () => {
+    const body = (await (await fetch(`${base}/api/v1/chargeback?period=2026-Q2&by=team`)).json()) as any
+    const api = body.data.rows as any[]
+    const rows = report.chargeback!.rows
+    expect(rows.map((r) => r.key)).toEqual(api.map((r) => r.key))
+    rows.forEach((r, i) => {
+      for (const k of HOURS) {
+        if (api[i][k] === null) expect(r[k]).toBeNull()
+        else expect(r[k]).toBeCloseTo(api[i][k], 6)
+      }
+      expect(r.costCents).toBe(api[i].costCents)
+    })
+    const owners = rows.filter((r) => r.key !== IDLE_ROW)
+    // Samples cover the last week only: teams have both idle (sampled) and unknown (unsampled) GPU-hours.
+    expect(owners.filter((r) => (r.idleGpuHours ?? 0) > 0 && r.utilUnknownGpuHours > 0).length).toBeGreaterThanOrEqual(3)
+    expect(report.waste.map((w) => w.team).sort()).toEqual(owners.map((r) => r.key).sort())
+    for (const r of owners) {
+      const w = report.waste.find((x) => x.team === r.key)!
+      if (r.idleGpuHours === null) expect(w.wasteGpuHours).toBeNull()
+      else expect(w.wasteGpuHours).toBeCloseTo(r.idleGpuHours, 6)
+      expect(w.unknownGpuHours).toBeCloseTo(r.utilUnknownGpuHours, 6)
+      expect(w.measuredGpuHours).toBeCloseTo(r.allocatedGpuHours - r.utilUnknownGpuHours, 6)
+    }
+  })
+
+  it('writes the unknown GPU-hours and the terms into chargeback.csv, one row per table row, as the table shows them', () => {
+    const lines = renderReport(report).csv['chargeback.csv']!.trim().split('\n')
+    expect(lines[0]).toBe(CHARGEBACK_CSV_HEADER)
+    const table = chargebackTable(report)!
+    expect(table.columns).toContain('unknown GPU-h')
+    expect(lines).toHaveLength(table.rows.length + 1)
+    const unknownAt = table.columns.indexOf('unknown GPU-h')
+    lines.slice(1).forEach((line, i) => {
+      const cells = line.split(',')
+      const row = report.chargeback!.rows[i]!
+      expect(cells[0]).toBe(row.key)
+      expect(Number(cells[4])).toBe(row.utilUnknownGpuHours)
+      expect(table.rows[i]![unknownAt]).toBe(row.utilUnknownGpuHours.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }))
+      expect(cells.slice(-3)).toEqual(['allocated', 'none', '0'])
+    })
+  })
+
+  it.each([
+    { basis: 'effective' as const, surcharge: 0, q: 'basis=effective', terms: 'effective basis, idle share none' },
+    { basis: 'hybrid' as const, surcharge: 0.5, q: 'basis=hybrid&idleSurcharge=0.5', terms: 'hybrid basis, idle share none, idle surcharge $0.5/idle GPU-hour' },
+  ])('charges on analytics.chargeBasis $basis as /chargeback does, and names the terms in the table, the Markdown and the CSV', async ({ basis, surcharge, q, terms }) => {
+    const config: Config = { ...ts.config, analytics: { ...ts.config.analytics, chargeBasis: basis, idleSurchargeUsdPerGpuHour: surcharge } }
+    const r = await loadQuarterReport(ts.store.query, config, '2026-Q2', END)
+    const body = (await (await fetch(`${base}/api/v1/chargeback?period=2026-Q2&by=team&${q}`)).json()) as any
+    const cents = (rows: Array<{ key: string; costCents: number; basisAdjustmentUsd: number }>) => rows.map((x) => [x.key, x.costCents, x.basisAdjustmentUsd])
+    expect(body.data.chargeBasis).toBe(basis)
+    expect(cents(r.chargeback!.rows)).toEqual(cents(body.data.rows))
+    expect(r.chargeback!.rows.find((x) => x.key === IDLE_ALLOCATED_ROW)?.costCents).not.toBe(0)
+    expect(cents(r.chargeback!.rows)).not.toEqual(cents(report.chargeback!.rows))
+    const title = `Chargeback by team (${terms})`
+    expect(chargebackTable(r)!.title).toBe(title)
+    const rendered = renderReport(r)
+    expect(rendered.markdown).toContain(`**${title}**`)
+    expect(rendered.html).toContain(`<caption>${title}</caption>`)
+    const lines = rendered.csv['chargeback.csv']!.trim().split('\n')
+    expect(lines.slice(1).every((l) => l.endsWith(`,${basis},none,${surcharge}`))).toBe(true)
+  })
+})
+
+describe('utilization with its coverage', () => {
+  it('quotes fleet utilization over the allocated GPU-hours GET /usage has samples for, and their share of the allocation', async () => {
+    const body = (await (await fetch(`${base}/api/v1/usage?window=2026-Q2&step=1d`)).json()) as any
+    const fleet = body.data.series[0].totals
+    const sampled = fleet.allocatedGpuHours - fleet.utilUnknownGpuHours
+    const t = report.totals
+    expect(t.sampledGpuHours).toBeCloseTo(sampled, 3)
+    expect(t.utilCoverageRatio).toBeCloseTo(sampled / fleet.allocatedGpuHours, 6)
+    // The report sums the teams' used GPU-hours (the chargeback rows); /usage weights one fleet-wide mean per day: equal to 0.1 point.
+    expect(t.utilRatio).toBeCloseTo(fleet.usedGpuHours / sampled, 3)
+    // GPU samples exist for the last 7 of the 31 days.
+    expect(t.utilCoverageRatio).toBeGreaterThan(0.1)
+    expect(t.utilCoverageRatio).toBeLessThan(0.4)
+    const util = summaryTable(report).rows.find(([m]) => m === 'utilization of allocated GPUs')![1]
+    expect(util).toBe(`${pct(t.utilRatio!)} (${t.utilMetric}) over the ${pct(t.utilCoverageRatio!)} of allocated GPU-hours with DCGM samples`)
+  })
+
+  it('gives each measured month of the plan the share of its allocated GPU-hours with samples, in the table and plan-months.csv', () => {
+    const june = report.monthCoverage.find((m) => m.month === '2026-06')!
+    expect(june.coverageRatio).toBeGreaterThan(0.1)
+    // No GPU sample before the last week: May's one day has none.
+    expect(report.monthCoverage.find((m) => m.month === '2026-05')?.coverageRatio).toBe(0)
+    const table = planTable(report)!
+    const at = table.columns.indexOf('utilization coverage')
+    expect(at).toBe(table.columns.indexOf('utilization') + 1)
+    const row = table.rows.find((x) => x[0] === '2026-06')!
+    expect(row[at]).toBe(pct(june.coverageRatio!))
+    expect(table.rows.find((x) => x[0] === '2026-08')![at]).toBe('-')
+    const csv = renderReport(report).csv['plan-months.csv']!.trim().split('\n')
+    expect(csv[0]!.endsWith(',utilRatio,utilMetric,utilCoverageRatio')).toBe(true)
+    expect(csv.find((l) => l.startsWith('2026-06,'))!.endsWith(`,${june.coverageRatio}`)).toBe(true)
+  })
+})
+
 describe('gpuscope report quarterly', () => {
   it('writes self-contained HTML, Markdown and CSV files', async () => {
     const lines = await cli('quarterly', '--quarter', '2026-Q2', '--out', out)
@@ -166,7 +272,7 @@ describe('GET /api/v1/reports/quarterly', () => {
   it.each([
     { q: 'format=markdown', type: /^text\/markdown/, starts: '# GPU capacity report 2026-Q2' },
     { q: 'format=csv', type: /^text\/csv/, starts: 'day,capacityGpus,allocatedGpus,pendingGpus,demandGpus,utilRatio,usedGpus\n2026-05-31,856,' },
-    { q: 'format=csv&table=chargeback', type: /^text\/csv/, starts: 'team,allocatedGpuHours,usedGpuHours,idleGpuHours,costUsd\n' },
+    { q: 'format=csv&table=chargeback', type: /^text\/csv/, starts: `${CHARGEBACK_CSV_HEADER}\n` },
     { q: 'format=html', type: /^text\/html/, starts: '<!DOCTYPE html>' },
   ])('serves $q', async ({ q, type, starts }) => {
     const res = await fetch(`${base}/api/v1/reports/quarterly?quarter=2026-Q2&${q}`)

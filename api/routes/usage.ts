@@ -1,7 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { Router } from 'express'
 import { z } from 'zod'
-import { chargeback, costByKey, splitRow, UNATTRIBUTED_ROW, type ChargeInput, type ChargeRow, type CostTotal, type IdleSharePolicy } from '../../core/chargeback'
+import { chargeback, costByKey, splitRow, type ChargeRow, type CostTotal, type IdleSharePolicy } from '../../core/chargeback'
 import { InputError } from '../../core/errors'
 import { applyChargeBasis, splitOnBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
 import {
@@ -10,7 +10,7 @@ import {
 } from '../../core/usage'
 import { formatDuration, parseDuration, parseWindow, type TimeWindow } from '../../core/windows'
 import { allocationCost, capacityCost, fleetAt, lastHour } from '../../store/queries/fleet'
-import { allocationBuckets, capacityBuckets, rollupFor, utilBuckets, type UsageSpec } from '../../store/queries/usage'
+import { allocationBuckets, capacityBuckets, chargeInputs, rollupFor, usedByKey, utilBuckets, type UsageSpec } from '../../store/queries/usage'
 import { teamScope, type Principal } from '../auth'
 import { chargebackData, summaryData, usageData } from '../schemas/usage'
 import { chargebackQuery, summaryQuery, usageQuery } from '../schemas/usageQuery'
@@ -196,26 +196,6 @@ async function summary(deps: RouteDeps, principal: Principal, nowMs: number) {
 }
 
 
-/** Used and unknown GPU-hours per key, from daily (hourly for short periods) allocation × utilization. */
-async function usedByKey(deps: RouteDeps, period: TimeWindow, nowMs: number, by: GroupKey, filters: Filters): Promise<Map<string, UsageSeries['totals']>> {
-  const stepMs = period.toMs - period.fromMs >= 2 * DAY_MS ? DAY_MS : HOUR_MS
-  const spec: UsageSpec = { grid: usageGrid(period, stepMs, Number.MAX_SAFE_INTEGER), nowMs, groupBy: [by], filters }
-  const [{ allocation }, util] = await Promise.all([allocationBuckets(deps.query, spec), utilBuckets(deps.query, spec)])
-  const { series } = buildSeries([by], spec.grid, nowMs, { capacity: null, allocation, pending: [], util })
-  return new Map(series.map((s) => [s.group[by] ?? '', s.totals]))
-}
-
-/** Chargeback rows from priced allocation and used GPU-hours; allocation with no value for the key is `__unallocated__`. */
-function chargeInputs(costs: Map<string, CostTotal>, used: Map<string, UsageSeries['totals']>): ChargeInput[] {
-  return [...costs].map(([key, c]) => ({
-    key: key === '' ? UNATTRIBUTED_ROW : key,
-    allocatedGpuHours: c.gpuHours,
-    allocatedCostUsd: c.costUsd,
-    usedGpuHours: used.get(key)?.usedGpuHours ?? null,
-    utilUnknownGpuHours: used.get(key)?.utilUnknownGpuHours ?? c.gpuHours,
-  }))
-}
-
 /** What the fleet's cost rests on that the operator may want to fix: GPU-hours at the default rate, cloud nodes with no price. */
 function rateWarnings(capacity: CostTotal, defaultRate: number): string[] {
   const out: string[] = []
@@ -241,7 +221,7 @@ async function charge(deps: RouteDeps, q: z.infer<ReturnType<typeof chargebackQu
   const [allocUses, capUses, used] = await Promise.all([
     allocationCost(deps.query, { ...span, by: fleetBy, filters: {} }),
     capacityCost(deps.query, span),
-    usedByKey(deps, upTo, nowMs, fleetBy, {}),
+    usedByKey(deps.query, upTo, nowMs, fleetBy, {}),
   ])
   const costs = costByKey(allocUses, cfg.rateCard)
   const capacity = costByKey(capUses, cfg.rateCard).get('') ?? { gpuHours: 0, costUsd: 0, defaultRateGpuHours: 0, unpricedCloudGpuHours: 0 }
@@ -273,7 +253,7 @@ async function teamRows(deps: RouteDeps, team: string, by: GroupKey, span: { fro
   let rows: LedgerRow[] = onBasis ? [onBasis] : []
   if (by !== 'team' && parent && onBasis) {
     const filters: Filters = { team: [team] }
-    const [uses, used] = await Promise.all([allocationCost(deps.query, { ...span, by, filters }), usedByKey(deps, upTo, span.nowMs, by, filters)])
+    const [uses, used] = await Promise.all([allocationCost(deps.query, { ...span, by, filters }), usedByKey(deps.query, upTo, span.nowMs, by, filters)])
     rows = splitOnBasis(onBasis, splitRow(parent, chargeInputs(costByKey(uses, deps.config.analytics.rateCard), used), policy), basis)
   }
   const rowsCents = rows.reduce((n, r) => n + r.costCents, 0)

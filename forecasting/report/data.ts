@@ -2,18 +2,22 @@
  * Everything the quarterly capacity report shows, read once: the fleet's
  * capacity, allocation, demand and utilization over the quarter (exact
  * intervals, hourly, rolled up by day), the demand forecast for the next
- * quarter with the capacity plan, chargeback and idle waste by team, GPU-hours
+ * quarter with the capacity plan, chargeback and idle waste by team (as GET
+ * /api/v1/chargeback computes them for the quarter), GPU-hours
  * by final state (waste from failed and cancelled work), and the findings. A part that cannot be built becomes a warning, not a failure.
  */
 import type { Config } from '../../config/schema'
-import { chargeback, costByKey, UNATTRIBUTED_ROW, type Chargeback, type ChargeInput } from '../../core/chargeback'
+import { chargeback, costByKey, UNATTRIBUTED_ROW, type Chargeback } from '../../core/chargeback'
 import { InputError, NotFoundError } from '../../core/errors'
 import { summarizeFinalStates, type FinalStatesSummary } from '../../core/finalStates'
+import { applyChargeBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
 import type { QueryFn } from '../../core/ports'
+import type { UsageTotals } from '../../core/usage'
 import { parseWindow, quarterOf, type TimeWindow } from '../../core/windows'
-import { burstPrices, teamUse, utilizationHourly, type TeamUse } from '../../store/queries/demand'
+import { burstPrices, utilizationHourly } from '../../store/queries/demand'
 import { allocationCost, capacityCost } from '../../store/queries/fleet'
 import { finalStateRows } from '../../store/queries/finalStates'
+import { chargeInputs, usedByKey } from '../../store/queries/usage'
 import { heldText, loadDemand, storeHours, type DemandSeries } from '../demand'
 import { forecastSeries, type SeriesForecast } from '../forecast'
 import { capacityPlan, pickBurstPrices, type CapacityPlan } from '../plan'
@@ -42,8 +46,34 @@ export interface ReportTotals {
   allocatedGpuHours: number
   pendingGpuHours: number
   allocationRatio: number | null
+  /** used / sampled GPU-hours: utilization of the allocated GPU-hours with DCGM samples only (see utilCoverageRatio). */
   utilRatio: number | null
   utilMetric: UtilMetric | null
+  /** Allocated GPU-hours with DCGM samples (the chargeback's allocated minus unknown GPU-hours, summed over teams). */
+  sampledGpuHours: number
+  /** sampledGpuHours / allocated GPU-hours of the same read: the share of allocation utilRatio speaks for; null with no allocation. */
+  utilCoverageRatio: number | null
+}
+
+/** How much of a month's allocation had DCGM samples, for the month rows' utilization (measured months only). */
+export interface MonthCoverage {
+  month: string
+  allocatedGpuHours: number
+  sampledGpuHours: number
+  /** sampled / allocated; null with no allocation. */
+  coverageRatio: number | null
+}
+
+/**
+ * The report's chargeback: GET /api/v1/chargeback's rows for the quarter by
+ * team, on the configured basis (analytics.chargeBasis, with its hybrid
+ * surcharge) and idle share (reconciliation.policy).
+ */
+export interface ReportChargeback extends Omit<Chargeback, 'rows'> {
+  rows: LedgerRow[]
+  basis: BasisPolicy
+  /** The period charged: the quarter up to now, as GET /chargeback?period=<quarter> charges it. */
+  period: TimeWindow
 }
 
 /**
@@ -75,7 +105,9 @@ export interface QuarterReport {
   /** Daily demand of the weeks before the forecast origin, drawn before the fan. */
   recent: Array<{ dayMs: number; value: number }>
   plan: CapacityPlan | null
-  chargeback: Chargeback | null
+  /** Coverage of the plan's measured months (plan.months), by month. */
+  monthCoverage: MonthCoverage[]
+  chargeback: ReportChargeback | null
   waste: TeamWaste[]
   /** GPU-hours by final state, fleet and by team, with the top repeat offenders; null when it could not be read. */
   finalStates: FinalStatesSummary | null
@@ -104,16 +136,19 @@ export async function loadQuarterReport(query: QueryFn, config: Config, quarter:
   const span = { ...dataWindow, nowMs }
   if (dataWindow.fromMs > window.fromMs) warnings.push(`the store has data from ${new Date(dataWindow.fromMs).toISOString()} only: earlier days of the quarter are not shown`)
   if (dataWindow.toMs < window.toMs) warnings.push(`the quarter is not over: figures run to ${new Date(dataWindow.toMs).toISOString()}`)
-  const [util, teams] = await Promise.all([utilizationHourly(query, emptyFilter(), { ...span, stepMs: HOUR_MS }), teamUse(query, [], span)])
+  // Chargeback, waste and coverage over the quarter up to now, read as GET /chargeback?period=<quarter>&by=team reads them.
+  const charged = { fromMs: window.fromMs, toMs: Math.min(window.toMs, nowMs) }
+  const [util, used] = await Promise.all([utilizationHourly(query, emptyFilter(), { ...span, stepMs: HOUR_MS }), usedByKey(query, charged, nowMs, 'team', {})])
   const next = nextQuarterOf(quarter)
   const { forecast, plan, history } = await forecastAndPlan(query, config, next, dataWindow.toMs, nowMs, warnings)
-  const cb = await chargebackOf(query, config, span, teams, warnings)
+  const monthCoverage = plan && history ? await monthCoverageOf(query, plan, { fromMs: history.startMs, toMs: dataWindow.toMs }, nowMs, warnings) : []
+  const cb = await chargebackOf(query, config, charged, nowMs, used, warnings)
   const finalStates = await finalStatesOf(query, span, warnings)
   const report: QuarterReport = {
     quarter, nextQuarter: next, window, nowMs, dataWindow,
-    days: daysOf(fleet, util), totals: totalsOf(fleet, util), forecast,
+    days: daysOf(fleet, util), totals: totalsOf(fleet, util, used), forecast,
     recent: history ? dailyMeans(history.startMs, history.demand).slice(-28) : [],
-    plan, chargeback: cb, waste: wasteOf(teams), finalStates, findings: [], warnings,
+    plan, monthCoverage, chargeback: cb, waste: wasteOf(used), finalStates, findings: [], warnings,
   }
   report.findings = reportFindings(report)
   return report
@@ -151,25 +186,60 @@ async function forecastAndPlan(query: QueryFn, config: Config, next: string, ori
   return { forecast, plan, history }
 }
 
-/** Chargeback by team with core/chargeback.ts at the configured rate card and idle share; a failure becomes a warning. */
-async function chargebackOf(query: QueryFn, config: Config, span: TimeWindow & { nowMs: number }, teams: TeamUse[], warnings: string[]): Promise<Chargeback | null> {
+/**
+ * Chargeback by team as GET /api/v1/chargeback computes it for the same
+ * period (store/queries/usage.ts usedByKey and chargeInputs, core/chargeback.ts,
+ * core/ledger.ts applyChargeBasis) at the configured rate card, idle share and
+ * basis; a failure becomes a warning.
+ */
+async function chargebackOf(query: QueryFn, config: Config, period: TimeWindow, nowMs: number, used: Map<string, UsageTotals>, warnings: string[]): Promise<ReportChargeback | null> {
   try {
-    const card = config.analytics.rateCard
+    const { rateCard: card, idleShare, chargeBasis, idleSurchargeUsdPerGpuHour } = config.analytics
+    const span = { ...period, nowMs }
     const [alloc, cap] = await Promise.all([allocationCost(query, { ...span, by: 'team', filters: {} }), capacityCost(query, span)])
-    const costs = costByKey(alloc, card)
     const capacity = costByKey(cap, card).get('') ?? { gpuHours: 0, costUsd: 0, defaultRateGpuHours: 0, unpricedCloudGpuHours: 0 }
-    const util = new Map(teams.map((t) => [t.team, t]))
-    const inputs: ChargeInput[] = [...costs].map(([team, c]) => {
-      const u = util.get(team)
-      const known = u && u.knownGpuHours > 0
-      return { key: team === '' ? UNATTRIBUTED_ROW : team, allocatedGpuHours: c.gpuHours, allocatedCostUsd: c.costUsd, usedGpuHours: known ? u.usedGpuHours : null, utilUnknownGpuHours: Math.max(0, c.gpuHours - (u?.knownGpuHours ?? 0)) }
-    })
-    const result = chargeback(inputs, { capacityGpuHours: capacity.gpuHours, capacityCostUsd: capacity.costUsd }, config.analytics.idleShare)
+    const fleet = chargeback(chargeInputs(costByKey(alloc, card), used), { capacityGpuHours: capacity.gpuHours, capacityCostUsd: capacity.costUsd }, idleShare)
+    const basis: BasisPolicy = { basis: chargeBasis, idleSurchargeUsdPerGpuHour }
     if (capacity.defaultRateGpuHours > 0) warnings.push(`chargeback: ${Math.round(capacity.defaultRateGpuHours).toLocaleString('en-US')} GPU-hours of capacity were priced at the rate card's default $${card.defaultUsdPerGpuHour}/GPU-hour (a placeholder until set)`)
-    return result
+    return { ...fleet, rows: applyChargeBasis(fleet.rows, basis), basis, period }
   } catch (err) {
     warnings.push(`no chargeback: ${(err as Error).message}`)
     return null
+  }
+}
+
+/** Allocated, sampled (allocated minus unknown) and used GPU-hours summed over usedByKey's groups. */
+function coverageOf(used: Map<string, UsageTotals>): { allocatedGpuHours: number; sampledGpuHours: number; usedGpuHours: number | null } {
+  let allocatedGpuHours = 0
+  let sampledGpuHours = 0
+  let usedGpuHours = 0
+  let known = false
+  for (const t of used.values()) {
+    allocatedGpuHours += t.allocatedGpuHours
+    // A difference of float sums: a residue under 1e-9 GPU-hours (3.6 GPU-microseconds) is rounding, not a sample.
+    const sampled = t.allocatedGpuHours - t.utilUnknownGpuHours
+    sampledGpuHours += sampled > 1e-9 ? sampled : 0
+    if (t.usedGpuHours !== null && t.allocatedGpuHours > 0) {
+      usedGpuHours += t.usedGpuHours
+      known = true
+    }
+  }
+  return { allocatedGpuHours, sampledGpuHours, usedGpuHours: known ? usedGpuHours : null }
+}
+
+/** The share of each measured plan month's allocation with DCGM samples, within the plan's history (`measured`); a failure becomes a warning. */
+async function monthCoverageOf(query: QueryFn, plan: CapacityPlan, measured: TimeWindow, nowMs: number, warnings: string[]): Promise<MonthCoverage[]> {
+  const months = plan.months
+    .map((m) => ({ month: m.month, fromMs: Math.max(m.fromMs, measured.fromMs), toMs: Math.min(m.toMs, measured.toMs) }))
+    .filter((m) => m.toMs > m.fromMs)
+  try {
+    return await Promise.all(months.map(async (m) => {
+      const c = coverageOf(await usedByKey(query, m, nowMs, 'team', {}))
+      return { month: m.month, allocatedGpuHours: c.allocatedGpuHours, sampledGpuHours: c.sampledGpuHours, coverageRatio: c.allocatedGpuHours > 0 ? c.sampledGpuHours / c.allocatedGpuHours : null }
+    }))
+  } catch (err) {
+    warnings.push(`no utilization coverage by month: ${(err as Error).message}`)
+    return []
   }
 }
 
@@ -212,26 +282,31 @@ function daysOf(fleet: DemandSeries, util: readonly UtilHour[]): ReportDay[] {
   })
 }
 
-function totalsOf(fleet: DemandSeries, util: readonly UtilHour[]): ReportTotals {
+/** Quarter totals: GPU-hours from the fleet's hourly series; utilization and its coverage from usedByKey, as in the chargeback and GET /usage. */
+function totalsOf(fleet: DemandSeries, util: readonly UtilHour[], used: Map<string, UsageTotals>): ReportTotals {
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0)
   const capacityGpuHours = fleet.capacity ? sum(fleet.capacity) : null
   const allocatedGpuHours = sum(fleet.allocated)
-  const [ws, wn, samples, gr] = util.reduce((a, u) => [a[0] + u.weightedSum, a[1] + u.weightedN, a[2] + u.samples, a[3] + u.grEngineActiveSamples], [0, 0, 0, 0])
+  const [samples, gr] = util.reduce((a, u) => [a[0] + u.samples, a[1] + u.grEngineActiveSamples], [0, 0])
+  const c = coverageOf(used)
   return {
     capacityGpuHours, allocatedGpuHours, pendingGpuHours: sum(fleet.pending),
     allocationRatio: capacityGpuHours ? allocatedGpuHours / capacityGpuHours : null,
-    utilRatio: wn > 0 ? ws / wn : null, utilMetric: utilMetricOf(samples, gr),
+    utilRatio: c.usedGpuHours !== null && c.sampledGpuHours > 0 ? c.usedGpuHours / c.sampledGpuHours : null, utilMetric: utilMetricOf(samples, gr),
+    sampledGpuHours: c.sampledGpuHours, utilCoverageRatio: c.allocatedGpuHours > 0 ? c.sampledGpuHours / c.allocatedGpuHours : null,
   }
 }
 
-function wasteOf(teams: readonly TeamUse[]): TeamWaste[] {
-  return teams
-    .map((t) => {
-      const known = t.knownGpuHours > 0
+/** Idle waste by team from usedByKey's totals: the chargeback rows' idle GPU-hours (core/chargeback.ts, same formula), most waste first. */
+function wasteOf(used: Map<string, UsageTotals>): TeamWaste[] {
+  return [...used]
+    .filter(([, t]) => t.allocatedGpuHours > 0)
+    .map(([team, t]) => {
+      const measuredGpuHours = Math.max(0, t.allocatedGpuHours - t.utilUnknownGpuHours)
       return {
-        team: t.team === '' ? UNATTRIBUTED_ROW : t.team, allocatedGpuHours: t.allocatedGpuHours, measuredGpuHours: t.knownGpuHours,
-        utilRatio: known ? t.usedGpuHours / t.knownGpuHours : null, wasteGpuHours: known ? Math.max(0, t.knownGpuHours - t.usedGpuHours) : null,
-        unknownGpuHours: Math.max(0, t.allocatedGpuHours - t.knownGpuHours),
+        team: team === '' ? UNATTRIBUTED_ROW : team, allocatedGpuHours: t.allocatedGpuHours, measuredGpuHours,
+        utilRatio: t.usedGpuHours !== null && measuredGpuHours > 0 ? t.usedGpuHours / measuredGpuHours : null, wasteGpuHours: t.usedGpuHours === null ? null : Math.max(0, measuredGpuHours - t.usedGpuHours),
+        unknownGpuHours: t.utilUnknownGpuHours,
       }
     })
     .sort((a, b) => (b.wasteGpuHours ?? -1) - (a.wasteGpuHours ?? -1) || b.allocatedGpuHours - a.allocatedGpuHours)

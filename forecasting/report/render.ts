@@ -9,7 +9,7 @@ import { chargebackChart, fanChart, quarterChart, wasteChart } from './charts'
 import type { QuarterReport } from './data'
 import { escapeXml } from './svg'
 import {
-  backtestTextTable, chargebackTable, csvTables, finalStatesByTeamTable, finalStatesTable, planTable, repeatOffendersTable, summaryTable, wasteTable, type TextTable,
+  backtestTextTable, chargebackTable, chargeTermsText, csvTables, finalStatesByTeamTable, finalStatesTable, planTable, repeatOffendersTable, summaryTable, wasteTable, type TextTable,
 } from './tables'
 
 /** The rendered report: HTML, Markdown and CSV files by name. */
@@ -54,13 +54,13 @@ function sections(r: QuarterReport): Section[] {
     { title: 'Capacity plan', paragraphs: r.plan ? planSentences(r.plan) : ['No plan without a forecast.'], charts: [], tables: [planTable(r)] },
     {
       title: 'Chargeback by team',
-      paragraphs: r.chargeback ? [`Computed with core/chargeback.ts at the configured rate card; rows reconcile to the fleet's capacity cost ($${r.chargeback.reconciliation.fleetCostUsd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}).`, ...r.chargeback.warnings] : ['No chargeback (see warnings).'],
+      paragraphs: r.chargeback ? chargebackParagraphs(r, r.chargeback) : ['No chargeback (see warnings).'],
       charts: [chargebackChart(r)],
       tables: [chargebackTable(r)],
     },
     {
       title: 'Idle waste',
-      paragraphs: r.waste.some((w) => w.wasteGpuHours !== null) ? [] : ['Utilization is unknown (no DCGM samples in the quarter), so idle waste cannot be measured; allocated GPU-hours by team are shown.'],
+      paragraphs: r.waste.some((w) => w.wasteGpuHours !== null) ? [wasteCoverage(r)] : ['Utilization is unknown (no DCGM samples in the quarter), so idle waste cannot be measured; allocated GPU-hours by team are shown.'],
       charts: [wasteChart(r)],
       tables: [wasteTable(r)],
     },
@@ -69,6 +69,32 @@ function sections(r: QuarterReport): Section[] {
 }
 
 const gpuH = (x: number) => Math.round(x).toLocaleString('en-US')
+const money = (x: number) => x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+const pct = (x: number | null) => (x === null ? 'unknown' : `${(x * 100).toFixed(1)}%`)
+
+/** What each basis makes owners pay (core/ledger.ts). */
+const BASIS_TEXT = {
+  allocated: () => 'Teams pay for the GPU-hours they held.',
+  effective: () => 'Teams pay for the GPU-hours they used: the cost of the GPU-hours they held idle moves to __idle_allocated__, which the fleet carries.',
+  hybrid: (usd: number) => `Teams pay for the GPU-hours they held plus $${usd} per GPU-hour held idle; __idle_allocated__ holds the opposite sum, so the rows still reconcile.`,
+} as const
+
+/** What the chargeback section says above its table: the period and terms, what the basis means, reconciliation, warnings. */
+function chargebackParagraphs(r: QuarterReport, cb: NonNullable<QuarterReport['chargeback']>): string[] {
+  return [
+    `The rows of GET /api/v1/chargeback?period=${r.quarter}&by=team (${day(cb.period.fromMs)} to ${day(cb.period.toMs)}) on the configured terms: ${chargeTermsText(cb)} (analytics.chargeBasis, analytics.idleShare). ` +
+      BASIS_TEXT[cb.basis.basis](cb.basis.idleSurchargeUsdPerGpuHour),
+    `GPU-hours with no DCGM sample are unknown, neither used nor idle (charged as used under every basis). Computed with core/chargeback.ts at the configured rate card; rows reconcile to the fleet's capacity cost ($${money(cb.reconciliation.fleetCostUsd)}).`,
+    ...cb.warnings,
+  ]
+}
+
+/** How much of the allocation the waste figures speak for. */
+function wasteCoverage(r: QuarterReport): string {
+  const t = r.totals
+  const unknown = r.waste.reduce((n, w) => n + w.unknownGpuHours, 0)
+  return `Idle GPU-hours are the chargeback's, over the ${gpuH(t.sampledGpuHours)} allocated GPU-hours (${pct(t.utilCoverageRatio)}) with DCGM samples; the other ${gpuH(unknown)} have none: unknown, neither idle nor used.`
+}
 
 /** What the final-states section says above its tables. */
 function finalStatesParagraphs(r: QuarterReport): string[] {

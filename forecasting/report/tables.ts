@@ -8,7 +8,7 @@ import { backtestTable, BACKTEST_DIGITS, type PlainTable } from '../backtestRepo
 import { planMonthsTable } from '../planText'
 import { formatHours } from '../series'
 import { dailyForecast } from './charts'
-import type { QuarterReport } from './data'
+import type { QuarterReport, ReportChargeback } from './data'
 
 /** A titled table of display strings. */
 export interface TextTable {
@@ -43,13 +43,32 @@ export function summaryTable(r: QuarterReport): TextTable {
       ['allocated GPU-hours', num(t.allocatedGpuHours, 0)],
       ['pending GPU-hours', num(t.pendingGpuHours, 0)],
       ['allocation (allocated / capacity)', pct(t.allocationRatio)],
-      ['utilization of allocated GPUs', t.utilRatio === null ? 'unknown (no DCGM samples)' : `${pct(t.utilRatio)} (${t.utilMetric})`],
+      ['utilization of allocated GPUs', t.utilRatio === null ? 'unknown (no DCGM samples)' : `${pct(t.utilRatio)} (${t.utilMetric}) over the ${pct(t.utilCoverageRatio)} of allocated GPU-hours with DCGM samples`],
+      ['allocated GPU-hours with DCGM samples', `${num(t.sampledGpuHours, 0)} (${pct(t.utilCoverageRatio)})`],
     ],
   }
 }
 
-/** The plan's monthly trend. */
-export const planTable = (r: QuarterReport): TextTable | null => (r.plan ? fromPlain('Month by month: measured, then forecast against today\'s capacity', planMonthsTable(r.plan)) : null)
+/** The share of a month's allocated GPU-hours with DCGM samples, by month (measured months only). */
+const coverageByMonth = (r: QuarterReport) => new Map(r.monthCoverage.map((c) => [c.month, c.coverageRatio]))
+
+/** The plan's monthly trend, with the coverage of each measured month's utilization next to it. */
+export function planTable(r: QuarterReport): TextTable | null {
+  if (!r.plan) return null
+  const t = fromPlain('Month by month: measured, then forecast against today\'s capacity (utilization over the allocated GPU-hours with DCGM samples; coverage: their share of allocated GPU-hours)', planMonthsTable(r.plan))
+  const coverage = coverageByMonth(r)
+  const found = t.columns.indexOf('utilization')
+  const at = found < 0 ? t.columns.length : found + 1
+  const cell = (month: string | undefined) => {
+    const c = month === undefined ? undefined : coverage.get(month)
+    return c === undefined || c === null ? '-' : pct(c)
+  }
+  return {
+    ...t,
+    columns: [...t.columns.slice(0, at), 'utilization coverage', ...t.columns.slice(at)],
+    rows: t.rows.map((row, i) => [...row.slice(0, at), cell(r.plan?.months[i]?.month), ...row.slice(at)]),
+  }
+}
 
 /** The backtest behind the forecast. */
 export function backtestTextTable(r: QuarterReport): TextTable | null {
@@ -58,14 +77,34 @@ export function backtestTextTable(r: QuarterReport): TextTable | null {
   return fromPlain(`Backtest at ${formatHours(bt.horizonHours)}, ${bt.originsMs.length} origins (model choice)`, backtestTable([{ horizonHours: bt.horizonHours, backtest: bt, choice: r.forecast.choice }]), BACKTEST_DIGITS)
 }
 
-/** Chargeback rows by team. */
+/** The terms a chargeback was computed on, in words: basis, idle share, and the surcharge when the basis is hybrid. */
+export function chargeTermsText(cb: ReportChargeback): string {
+  const b = cb.basis
+  const surcharge = b.basis === 'hybrid' ? `, idle surcharge $${b.idleSurchargeUsdPerGpuHour}/idle GPU-hour` : ''
+  return `${b.basis} basis, idle share ${cb.reconciliation.policy}${surcharge}`
+}
+
+/** Chargeback rows by team, on the configured basis (GET /api/v1/chargeback's rows for the quarter). */
 export function chargebackTable(r: QuarterReport): TextTable | null {
   if (!r.chargeback) return null
   return {
-    title: `Chargeback by team (idle share: ${r.chargeback.reconciliation.policy})`,
-    columns: ['team', 'allocated GPU-h', 'used GPU-h', 'idle GPU-h', 'unknown GPU-h', 'cost USD'],
-    rows: r.chargeback.rows.map((c) => [c.key, num(c.allocatedGpuHours), num(c.usedGpuHours), num(c.idleGpuHours), num(c.utilUnknownGpuHours), num(c.costUsd, 2)]),
+    title: `Chargeback by team (${chargeTermsText(r.chargeback)})`,
+    columns: ['team', 'allocated GPU-h', 'used GPU-h', 'idle GPU-h', 'unknown GPU-h', 'allocated cost USD', 'idle share USD', 'basis adjustment USD', 'cost USD'],
+    rows: r.chargeback.rows.map((c) => [
+      c.key, num(c.allocatedGpuHours), num(c.usedGpuHours), num(c.idleGpuHours), num(c.utilUnknownGpuHours),
+      num(c.allocatedCostUsd, 2), num(c.idleShareCostUsd, 2), num(c.basisAdjustmentUsd, 2), num(c.costUsd, 2),
+    ]),
   }
+}
+
+/** chargeback.csv: the table's columns as raw values, then the terms (basis, idle share, surcharge) on every row, as GET /chargeback's CSV has them. */
+function chargebackCsv(cb: ReportChargeback | null): PlainTable {
+  const hours = ['allocatedGpuHours', 'usedGpuHours', 'idleGpuHours', 'utilUnknownGpuHours'] as const
+  const money = ['allocatedCostUsd', 'idleShareCostUsd', 'basisAdjustmentUsd', 'costUsd'] as const
+  const columns = ['team', ...hours, ...money, 'chargeBasis', 'idleShare', 'idleSurchargeUsdPerGpuHour']
+  if (!cb) return { columns, rows: [] }
+  const terms = { chargeBasis: cb.basis.basis, idleShare: cb.reconciliation.policy, idleSurchargeUsdPerGpuHour: cb.basis.idleSurchargeUsdPerGpuHour }
+  return { columns, rows: cb.rows.map((c) => ({ team: c.key, ...Object.fromEntries([...hours, ...money].map((k) => [k, c[k]])), ...terms })) }
 }
 
 /** Idle waste by team. */
@@ -134,8 +173,11 @@ export function csvTables(r: QuarterReport): Record<`${ReportCsvTable}.csv`, Pla
       columns: ['day', ...probs.map((p) => `p${Math.round(p * 100)}Gpus`)],
       rows: r.forecast ? dailyForecast(r.forecast).map((d) => ({ day: iso(d.dayMs), ...Object.fromEntries(probs.map((p, i) => [`p${Math.round(p * 100)}Gpus`, d.q[i]!])) })) : [],
     },
-    'plan-months.csv': { columns: ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric'], rows: (r.plan?.months ?? []).map((m) => ({ ...m })) },
-    'chargeback.csv': { columns: ['team', 'allocatedGpuHours', 'usedGpuHours', 'idleGpuHours', 'costUsd'], rows: (r.chargeback?.rows ?? []).map((c) => ({ team: c.key, allocatedGpuHours: c.allocatedGpuHours, usedGpuHours: c.usedGpuHours, idleGpuHours: c.idleGpuHours, costUsd: c.costUsd })) },
+    'plan-months.csv': {
+      columns: ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric', 'utilCoverageRatio'],
+      rows: (r.plan?.months ?? []).map((m) => ({ ...m, utilCoverageRatio: coverageByMonth(r).get(m.month) ?? null })),
+    },
+    'chargeback.csv': chargebackCsv(r.chargeback),
     'waste.csv': { columns: ['team', 'allocatedGpuHours', 'measuredGpuHours', 'utilRatio', 'wasteGpuHours', 'unknownGpuHours'], rows: r.waste.map((w) => ({ ...w })) },
     'final-states.csv': {
       columns: ['team', 'succeededGpuHours', 'failedGpuHours', 'cancelledGpuHours', 'runningGpuHours', 'unknownGpuHours', 'totalGpuHours', 'failedOrCancelledGpuHours', 'failedOrCancelledRatio'],

@@ -9,8 +9,10 @@
  * expressions in this file (never from user input); every value, filters
  * included, is a bound `{name:Type}` parameter.
  */
-import type { BucketGrid, Filters, GpuMsRow, GroupKey, UtilRow } from '../../core/usage'
+import { UNATTRIBUTED_ROW, type ChargeInput, type CostTotal } from '../../core/chargeback'
 import type { Params, QueryFn } from '../../core/ports'
+import { buildSeries, usageGrid, type BucketGrid, type Filters, type GpuMsRow, type GroupKey, type UsageTotals, type UtilRow } from '../../core/usage'
+import type { TimeWindow } from '../../core/windows'
 
 /** Latest pool, model and provider of every node: allocation and utilization are grouped by a node's current values. */
 export const NODES_CTE = `nodes AS (
@@ -339,3 +341,29 @@ export const utilRowOf = (r: UtilColumns, group: string[]): UtilRow => ({
   grEngineActiveSamples: Number(r.gr_samples),
   sampledGpuMs: Number(r.sampled_gpu_ms),
 })
+
+/**
+ * Used and unknown GPU-hours per value of one key over a period, from daily
+ * (hourly for periods under two days) allocation × utilization: utilization
+ * weighted by exact allocation, and allocation no sample speaks for counted
+ * as unknown (core/usage.ts sampledGpuMsOf). The one definition behind
+ * GET /chargeback and the quarterly report's chargeback and idle waste.
+ */
+export async function usedByKey(query: QueryFn, period: TimeWindow, nowMs: number, by: GroupKey, filters: Filters): Promise<Map<string, UsageTotals>> {
+  const stepMs = period.toMs - period.fromMs >= 2 * DAY_MS ? DAY_MS : 3_600_000
+  const spec: UsageSpec = { grid: usageGrid(period, stepMs, Number.MAX_SAFE_INTEGER), nowMs, groupBy: [by], filters }
+  const [{ allocation }, util] = await Promise.all([allocationBuckets(query, spec), utilBuckets(query, spec)])
+  const { series } = buildSeries([by], spec.grid, nowMs, { capacity: null, allocation, pending: [], util })
+  return new Map(series.map((s) => [s.group[by] ?? '', s.totals]))
+}
+
+/** Chargeback inputs from priced allocation (costByKey) and usedByKey's GPU-hours; allocation with no value for the key is `__unallocated__`. */
+export function chargeInputs(costs: Map<string, CostTotal>, used: Map<string, UsageTotals>): ChargeInput[] {
+  return [...costs].map(([key, c]) => ({
+    key: key === '' ? UNATTRIBUTED_ROW : key,
+    allocatedGpuHours: c.gpuHours,
+    allocatedCostUsd: c.costUsd,
+    usedGpuHours: used.get(key)?.usedGpuHours ?? null,
+    utilUnknownGpuHours: used.get(key)?.utilUnknownGpuHours ?? c.gpuHours,
+  }))
+}
