@@ -81,7 +81,7 @@ describe('stuck jobs and the history before the lookback', () => {
     { name: 'zero since a start 20 min ago is only suspect', ev: job({ startMs: at(-20), minutes: gr('p/GPU-0', -20, 0, 0) }), want: { verdict: 'suspect', idleSince: -20 } },
     { name: '0.02 since the start is low, not zero: suspect, not stuck', ev: job({ startMs: at(-40), minutes: gr('p/GPU-0', -40, 0, 0.02) }), want: { verdict: 'suspect', idleSince: -40 } },
     { name: 'a notebook is never stuck (kernels decide)', ev: notebook({ startMs: at(-40), minutes: gr('p/GPU-0', -40, 0, 0), kernel: kernel({ lastActivityMs: at(-40) }) }), want: { verdict: 'idle', idleSince: -40, wasted: 40 / 60 } },
-    { name: 'idle through the lookback, active 3 h before it: idle since that hour (9 h)', ev: job({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0), history: history({ lastActiveEndMs: LOOKBACK - 3 * HOUR, sampledHours: 3, maxUtil: 0.6 }) }), want: { verdict: 'idle', idleSince: -540, wasted: 9, exact: true } },
+    { name: 'idle through the lookback, active 3 h before it: idle since the end of that hour (9 h), not exact (hour resolution)', ev: job({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0), history: history({ lastActiveEndMs: LOOKBACK - 3 * HOUR, sampledHours: 3, maxUtil: 0.6 }) }), want: { verdict: 'idle', idleSince: -540, wasted: 9, exact: false } },
     { name: 'history too sparse after the last activity (1 of 3 hours): idle since the lookback, a lower bound', ev: job({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0), history: history({ lastActiveEndMs: LOOKBACK - 3 * HOUR, sampledHours: 1, maxUtil: 0.6 }) }), want: { verdict: 'idle', idleSince: -360, wasted: 6, exact: false } },
     { name: 'without history: idle since the lookback, a lower bound', ev: job({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0) }), want: { verdict: 'idle', idleSince: -360, exact: false } },
     { name: 'zero since a start 2 days ago, history sampled from the start: stuck', ev: job({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0), history: history({ firstSampleMs: at(-48 * 60), sampledHours: 42, maxUtil: 0 }) }), want: { verdict: 'stuck', state: 'idle', idleSince: -48 * 60, wasted: 48 } },
@@ -105,6 +105,9 @@ describe('GPU-aware notebook verdicts (window 30 min): kernel x GPU x samples mi
     { name: 'GPUs idle, no kernel data, kernels not required: idle', ev: notebook({ minutes: idleFor(45) }), policy: { requireKernelActivity: false }, want: { verdict: 'idle', idleSince: -45 } },
     { name: 'GPUs idle, newest kernel poll older than the window: unknown', ev: notebook({ minutes: idleFor(45), kernel: kernel({ latestPollMs: at(-40) }) }), want: { verdict: 'unknown' } },
     { name: 'GPUs below for 20 min, kernels idle: suspect', ev: notebook({ minutes: idleFor(20), kernel: kernel({}) }), want: { verdict: 'suspect', idleSince: -20 } },
+    { name: 'GPUs quiet in the hour ending 9 h ago (hourly history), kernel last active 9 h 20 min ago: idle since the kernel, exact', ev: notebook({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0), kernel: kernel({ lastActivityMs: at(-560) }), history: history({ lastActiveEndMs: at(-540), sampledHours: 3, maxUtil: 0.6 }) }), want: { verdict: 'idle', idleSince: -560, exact: true, wasted: 560 / 60 } },
+    { name: 'GPUs quiet in the hour ending 9 h ago, kernel last active exactly then: idle since then, exact', ev: notebook({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0), kernel: kernel({ lastActivityMs: at(-540) }), history: history({ lastActiveEndMs: at(-540), sampledHours: 3, maxUtil: 0.6 }) }), want: { verdict: 'idle', idleSince: -540, exact: true } },
+    { name: 'GPUs quiet in the hour ending 9 h ago, kernel last active before that hour: idle since the hour end, not exact', ev: notebook({ startMs: at(-48 * 60), minutes: gr('p/GPU-0', -360, 0, 0), kernel: kernel({ lastActivityMs: at(-700) }), history: history({ lastActiveEndMs: at(-540), sampledHours: 3, maxUtil: 0.6 }) }), want: { verdict: 'idle', idleSince: -540, exact: false } },
   ])('$name', check)
 })
 
@@ -113,6 +116,7 @@ describe('warned and stopped come from the actions of the current idle episode',
     { name: 'a warning after idle began: warned, stop due a grace period (2 h) later', ev: job({ minutes: idleFor(90), actions: [action('warn', -30)] }), want: { verdict: 'idle', state: 'warned', next: { action: 'stop', at: 90 } } },
     { name: 'a warning from an earlier episode does not count', ev: job({ minutes: idleFor(90), actions: [action('warn', -200)] }), want: { verdict: 'idle', state: 'idle', next: { action: 'warn', at: -30 } } },
     { name: 'a performed stop: stopped, nothing more due', ev: job({ minutes: idleFor(240), actions: [action('warn', -170), action('stop', -50)] }), want: { verdict: 'idle', state: 'stopped', next: undefined } },
+    { name: 'a warning decided but not sent (Slack failed) leaves it idle, warn still due', ev: job({ minutes: idleFor(90), actions: [action('warn', -30, false)] }), want: { verdict: 'idle', state: 'idle', next: { action: 'warn', at: -30 } } },
     { name: 'a dry-run stop leaves it warned', ev: job({ minutes: idleFor(240), actions: [action('warn', -170), action('stop', -50, false)] }), want: { verdict: 'idle', state: 'warned', next: { action: 'stop', at: -50 } } },
     { name: 'active again after a warning: the warning stands down', ev: job({ minutes: gr('p/GPU-0', -360, 0, 0.5), actions: [action('warn', -30)] }), want: { verdict: 'active', state: 'active', next: undefined } },
     { name: 'a warned hung notebook is never due a stop (busy kernel = active for Kubeflow)', ev: notebook({ minutes: idleFor(90), kernel: kernel({ busyNow: true, busySinceMs: at(-80) }), actions: [action('warn', -20)] }), want: { verdict: 'hung', state: 'warned', next: undefined } },
@@ -123,9 +127,36 @@ describe('evidence', () => {
   it('names the signals behind an idle verdict', () => {
     const a = run({ name: '', ev: job({ minutes: idleFor(60) }), want: { verdict: 'idle' } })
     expect(Object.fromEntries(a.signals.map((s) => [s.name, s.value]))).toEqual({
-      devices: '1/1', metric: 'grEngineActive', maxUtilRatio: 0, lastGpuActivityMs: at(-60), belowThresholdForMs: 60 * MIN, coverage: 1, wastedGpuHours: 1,
+      devices: '1/1', metric: 'DCGM_FI_PROF_GR_ENGINE_ACTIVE', maxUtilRatio: 0, lastGpuActivityMs: at(-60), belowThresholdForMs: 60 * MIN, coverage: 1, wastedGpuHours: 1,
     })
     expect(a.fbUsedMaxBytes).toBe(2 ** 30)
+  })
+
+  it('notes a warning decided but not sent as a signal', () => {
+    const a = run({ name: '', ev: job({ minutes: idleFor(90), actions: [action('warn', -30, false)] }), want: { verdict: 'idle' } })
+    expect(a.signals.find((s) => s.name === 'warnNotSentAtMs')).toMatchObject({ value: at(-30) })
+    expect(a.warnedAtMs).toBeUndefined()
+  })
+
+  it.each([
+    { name: 'sampled every minute, busy until the newest minute', minutes: gr('p/GPU-0', -360, 0, 0.5), want: at(0) },
+    { name: 'sampled every 5 min (the staleness), last busy sample 5 min ago', minutes: gr('p/GPU-0', -360, 0, 0.5, 5), want: at(-4) },
+    { name: 'busy until 30 min ago, every 5 min', minutes: [...gr('p/GPU-0', -360, -30, 0.5, 5), ...gr('p/GPU-0', -30, 0, 0, 5)], want: at(-34) },
+  ])('shows the last GPU activity at the end of the last busy minute, never in the future: $name', ({ minutes, want }) => {
+    const a = run({ name: '', ev: job({ minutes }), want: { verdict: 'active' } })
+    expect(a.lastGpuActivityMs).toBe(want)
+    expect(a.signals.find((s) => s.name === 'lastGpuActivityMs')?.value).toBe(want)
+  })
+
+  it.each([
+    { name: 'an active job sampled every minute of the window', ev: job({ minutes: gr('p/GPU-0', -360, 0, 0.5) }), want: { verdict: 'active', coverage: 1 } },
+    { name: 'an active job started 20 min ago (coverage from its start)', ev: job({ startMs: at(-20), minutes: gr('p/GPU-0', -20, 0, 0.5) }), want: { verdict: 'active', coverage: 1 } },
+    { name: 'an active 2-GPU job whose second GPU reports only the last 15 min of the 60-min window', ev: job({ gpus: 2, minutes: [...gr('p/GPU-0', -360, 0, 0.5), ...gr('p/GPU-1', -15, 0, 0.5)] }), want: { verdict: 'active', coverage: 15 / 60 } },
+    { name: 'no samples: no coverage', ev: job({ minutes: [] }), want: { verdict: 'unknown', coverage: null } },
+  ])('gives the coverage of every verdict with samples: $name', ({ ev, want }) => {
+    const a = run({ name: '', ev, want: { verdict: want.verdict } })
+    expect(a.verdict).toBe(want.verdict)
+    expect(a.coverageRatio).toBe(want.coverage)
   })
 
   it('builds the utilization series in aligned buckets, null (not 0) where nothing was sampled', () => {

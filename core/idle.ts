@@ -20,6 +20,14 @@ export type UtilMetric = 'grEngineActive' | 'gpuUtil'
 /** The metrics behind a verdict: one of them, both (per minute, profiling first), or none (no samples). */
 export type MetricUsed = UtilMetric | 'mixed' | 'none'
 
+/** The metric of a verdict named by its DCGM field, as the API and the signals show it (the workload view names it so too). */
+export type DcgmMetricName = 'DCGM_FI_PROF_GR_ENGINE_ACTIVE' | 'DCGM_FI_DEV_GPU_UTIL' | 'mixed' | 'none'
+
+const DCGM_NAMES: Record<MetricUsed, DcgmMetricName> = { grEngineActive: 'DCGM_FI_PROF_GR_ENGINE_ACTIVE', gpuUtil: 'DCGM_FI_DEV_GPU_UTIL', mixed: 'mixed', none: 'none' }
+
+/** The DCGM field name of a verdict's metric. */
+export const dcgmMetricName = (m: MetricUsed): DcgmMetricName => DCGM_NAMES[m]
+
 /** What the evidence says now; `stuck` = a job idle since its start, `hung` = a notebook kernel busy while its GPUs do nothing. */
 export type IdleVerdict = 'unknown' | 'active' | 'suspect' | 'idle' | 'stuck' | 'hung'
 
@@ -144,10 +152,13 @@ export interface GpuRun {
   verdict: Exclude<IdleVerdict, 'hung'>
   /** Start of the current below-threshold stretch (idle since); undefined when active or unknown without samples. */
   runStartMs: number | undefined
-  /** False when the stretch may have begun earlier than the evidence reaches. */
+  /** False when the stretch may have begun earlier than the evidence reaches, or its start is only known to the hour. */
   exact: boolean
+  /** Minute, or hour when the start comes from the hourly history (it is then the end of an hour: the stretch began in that hour or earlier). */
+  resolution: 'minute' | 'hour'
   windowMs: number
   evalEndMs: number
+  /** End of the minute of the newest reading at or above the threshold (never later than that minute, whatever the staleness). */
   lastActiveEndMs: number | undefined
   coverageRatio: number | null
   maxUtilRatio: number | null
@@ -194,7 +205,10 @@ interface Readings {
   /** Minutes each device holds a sample for (staleness applied). */
   covered: Map<string, Set<number>>
   firstMs: number | undefined
+  /** End of the minute of the newest active reading (what people are shown). */
   lastActiveEndMs: number | undefined
+  /** Until when the newest active reading stands (its minute, extended to the next reading up to stalenessMs): where the stretch below begins. */
+  activeUntilMs: number | undefined
   maxAll: number | null
 }
 
@@ -211,6 +225,7 @@ function collect(ev: WorkloadEvidence, policy: IdlePolicy): Readings {
   const covered = new Map<string, Set<number>>()
   let firstMs: number | undefined
   let lastActiveEndMs: number | undefined
+  let activeUntilMs: number | undefined
   let maxAll: number | null = null
   for (const [device, list] of byDevice) {
     list.sort((a, b) => a.minuteMs - b.minuteMs)
@@ -219,12 +234,14 @@ function collect(ev: WorkloadEvidence, policy: IdlePolicy): Readings {
       const untilMs = Math.min(list[i + 1]?.minuteMs ?? Infinity, x.minuteMs + Math.max(MINUTE_MS, policy.stalenessMs))
       for (let t = x.minuteMs; t < untilMs; t += MINUTE_MS) set.add(t)
       maxAll = Math.max(maxAll ?? 0, x.value)
-      if (reaches(x.value, policy.utilBelow)) lastActiveEndMs = Math.max(lastActiveEndMs ?? -Infinity, Math.max(x.minuteMs + MINUTE_MS, untilMs))
+      if (!reaches(x.value, policy.utilBelow)) return
+      lastActiveEndMs = Math.max(lastActiveEndMs ?? -Infinity, x.minuteMs + MINUTE_MS)
+      activeUntilMs = Math.max(activeUntilMs ?? -Infinity, x.minuteMs + MINUTE_MS, untilMs)
     })
     covered.set(device, set)
     firstMs = Math.min(firstMs ?? Infinity, list[0]?.minuteMs ?? Infinity)
   }
-  return { covered, firstMs, lastActiveEndMs, maxAll }
+  return { covered, firstMs, lastActiveEndMs, activeUntilMs, maxAll }
 }
 
 /** Share of the whole minutes in [fromMs, toMs) in which every expected device holds a sample; null for an empty span. */
@@ -270,7 +287,7 @@ function runStartOf(ev: WorkloadEvidence, policy: IdlePolicy, r: Readings, lookb
   const firstMs = r.firstMs as number
   const reachesLookback = firstMs < lookbackFromMs + policy.stalenessMs
   const floor = Math.max(startMinute, reachesLookback ? lookbackFromMs : firstMs)
-  if (r.lastActiveEndMs !== undefined) return { runStartMs: Math.max(r.lastActiveEndMs, floor), exact: true, fromStart: false, resolution: 'minute' }
+  if (r.activeUntilMs !== undefined) return { runStartMs: Math.max(r.activeUntilMs, floor), exact: true, fromStart: false, resolution: 'minute' }
   const fromStart = floor === startMinute || firstMs <= startMinute + policy.stalenessMs
   if (fromStart || !reachesLookback) return { runStartMs: floor, exact: fromStart, fromStart, resolution: 'minute' }
   return extendByHistory(ev, policy, lookbackFromMs)
@@ -289,7 +306,8 @@ function extendByHistory(ev: WorkloadEvidence, policy: IdlePolicy, lookbackFromM
   const spanHours = Math.ceil((lookbackFromMs - candidate) / HOUR_MS)
   if (spanHours <= 0) return { runStartMs: lookbackFromMs, exact: true, fromStart, resolution: 'minute' }
   if (h.sampledHours / spanHours < policy.minCoverage) return bounded
-  return { runStartMs: candidate, exact: h.lastActiveEndMs !== undefined || fromStart, fromStart, resolution: 'hour' }
+  // Only a stretch from the start is exact: the start is known to the millisecond; an hour's end is not when the activity ended.
+  return { runStartMs: candidate, exact: fromStart, fromStart, resolution: 'hour' }
 }
 
 /**
@@ -311,19 +329,20 @@ export function analyzeGpus(ev: WorkloadEvidence, policy: IdlePolicy, opts: Asse
   const base = { windowMs, evalEndMs, lastActiveEndMs: r.lastActiveEndMs, ...stats }
   const signals: Signal[] = [
     sig('devices', `${devicesSeen}/${expected}`, `${devicesSeen} of ${expected} GPU device(s) reported samples in the lookback`),
-    sig('metric', stats.metric, 'utilization metric read (grEngineActive = DCGM_FI_PROF_GR_ENGINE_ACTIVE, gpuUtil = DCGM_FI_DEV_GPU_UTIL/100)'),
+    sig('metric', dcgmMetricName(stats.metric), 'utilization metric read: DCGM_FI_PROF_GR_ENGINE_ACTIVE where profiling exists, else DCGM_FI_DEV_GPU_UTIL/100 (mixed: both, minute by minute)'),
     sig('maxUtilRatio', stats.maxUtilRatio, `highest ${policy.activityStat} reading in the last ${formatDuration(windowMs)} (activity is >= ${policy.utilBelow})`),
   ]
   if (r.firstMs === undefined) {
     signals.push(sig('samples', 'missing', 'no GPU samples in the lookback: unknown, never idle'))
-    return { ...base, verdict: 'unknown', runStartMs: undefined, exact: false, coverageRatio: null, signals }
+    return { ...base, verdict: 'unknown', runStartMs: undefined, exact: false, resolution: 'minute', coverageRatio: null, signals }
   }
   if (r.lastActiveEndMs !== undefined) signals.push(sig('lastGpuActivityMs', r.lastActiveEndMs, `GPU activity last seen in the minute ending ${iso(r.lastActiveEndMs)}`))
   const start = runStartOf(ev, policy, r, opts.lookbackFromMs)
   const runMs = evalEndMs - start.runStartMs
-  const spanFrom = Math.max(start.runStartMs, evalEndMs - windowMs, opts.lookbackFromMs)
-  const cov = runMs > 0 ? coverage(r.covered, expected, spanFrom, evalEndMs) : null
-  const done = (verdict: GpuRun['verdict'], runStartMs: number | undefined): GpuRun => ({ ...base, verdict, runStartMs, exact: start.exact, coverageRatio: cov, signals })
+  // The stretch below the threshold inside the window; for a workload active now, the whole window (from its start).
+  const spanFrom = runMs > 0 ? Math.max(start.runStartMs, evalEndMs - windowMs, opts.lookbackFromMs) : Math.max(evalEndMs - windowMs, opts.lookbackFromMs, Math.floor(ev.startMs / MINUTE_MS) * MINUTE_MS)
+  const cov = coverage(r.covered, expected, spanFrom, evalEndMs)
+  const done = (verdict: GpuRun['verdict'], runStartMs: number | undefined): GpuRun => ({ ...base, verdict, runStartMs, exact: start.exact, resolution: start.resolution, coverageRatio: cov, signals })
   if (runMs <= 0) return done('active', undefined)
   signals.push(sig('belowThresholdForMs', runMs, `below ${policy.utilBelow} for ${formatDuration(runMs)}${start.exact ? '' : ' at least'} (window ${formatDuration(windowMs)}, hold ${formatDuration(policy.holdForMs)})`))
   signals.push(sig('coverage', cov, `share of evaluated minutes with a sample on every GPU (unknown below ${policy.minCoverage})`))

@@ -63,7 +63,7 @@ export const IDLE_CLASS: ReadonlySet<IdleVerdict> = new Set(['idle', 'stuck', 'h
 export function assessIdle(ev: WorkloadEvidence, policy: IdlePolicy, opts: AssessOptions): IdleAssessment {
   const gpu = analyzeGpus(ev, policy, opts)
   const signals = [...gpu.signals]
-  const judged = isNotebook(ev.kind) ? judgeNotebook(gpu, ev.kernel, policy, signals) : { verdict: gpu.verdict, idleSinceMs: gpu.runStartMs }
+  const judged = isNotebook(ev.kind) ? judgeNotebook(gpu, ev.kernel, policy, signals) : { verdict: gpu.verdict, idleSinceMs: gpu.runStartMs, exact: gpu.exact }
   const { verdict } = judged
   const idleSinceMs = verdict === 'suspect' || IDLE_CLASS.has(verdict) ? judged.idleSinceMs : undefined
   const episode = IDLE_CLASS.has(verdict) && idleSinceMs !== undefined ? episodeOf(ev.actions, idleSinceMs, opts.nowMs, signals) : {}
@@ -75,7 +75,7 @@ export function assessIdle(ev: WorkloadEvidence, policy: IdlePolicy, opts: Asses
     state,
     windowMs: gpu.windowMs,
     idleSinceMs,
-    idleSinceExact: idleSinceMs !== undefined && (verdict === 'stuck' || gpu.exact || idleSinceMs !== gpu.runStartMs),
+    idleSinceExact: idleSinceMs !== undefined && (verdict === 'stuck' || judged.exact),
     wastedGpuHours,
     metric: gpu.metric,
     coverageRatio: gpu.coverageRatio,
@@ -95,44 +95,71 @@ function lastKernelActivity(k: KernelEvidence): number | undefined {
   return k.busyNow ? k.latestPollMs : k.lastActivityMs
 }
 
+interface Judged {
+  verdict: IdleVerdict
+  idleSinceMs: number | undefined
+  exact: boolean
+}
+
 /**
  * Combines the GPU verdict with the kernels: GPUs unknown or active decide
  * alone; without fresh kernel data (no poll inside the window) the notebook
  * is unknown (when the policy requires kernels); kernel activity inside the
  * window keeps it active; a kernel busy through the whole window on idle GPUs
- * is hung; kernels and GPUs both idle for the window is idle.
+ * is hung; kernels and GPUs both idle for the window is idle, since the later
+ * of the two went quiet (idleSince).
  */
-function judgeNotebook(gpu: GpuRun, k: KernelEvidence | undefined, policy: IdlePolicy, signals: Signal[]): { verdict: IdleVerdict; idleSinceMs: number | undefined } {
-  if (gpu.verdict === 'unknown' || gpu.verdict === 'active') return { verdict: gpu.verdict, idleSinceMs: gpu.runStartMs }
+function judgeNotebook(gpu: GpuRun, k: KernelEvidence | undefined, policy: IdlePolicy, signals: Signal[]): Judged {
+  const gpuOnly = (verdict: IdleVerdict): Judged => ({ verdict, idleSinceMs: gpu.runStartMs, exact: gpu.exact })
+  if (gpu.verdict === 'unknown' || gpu.verdict === 'active') return gpuOnly(gpu.verdict)
   const windowStart = gpu.evalEndMs - gpu.windowMs
   const last = k ? lastKernelActivity(k) : undefined
   if (!k || k.latestPollMs < windowStart || last === undefined) {
     const why = !k ? 'no kernel activity recorded' : k.latestPollMs < windowStart ? `newest kernel poll ${iso(k.latestPollMs)} is older than the window` : 'kernel last activity unknown'
     signals.push(sig('kernelData', 'missing', `${why}: kernel activity unknown`))
-    if (policy.requireKernelActivity) return { verdict: 'unknown', idleSinceMs: undefined }
-    return { verdict: gpu.verdict, idleSinceMs: gpu.runStartMs }
+    if (policy.requireKernelActivity) return { verdict: 'unknown', idleSinceMs: undefined, exact: false }
+    return gpuOnly(gpu.verdict)
   }
   signals.push(sig('kernelBusyNow', k.busyNow, k.busyNow ? `a kernel was busy at the newest poll ${iso(k.latestPollMs)}` : `every kernel idle at the newest poll ${iso(k.latestPollMs)}`))
   signals.push(sig('lastKernelActivityMs', last, `kernel activity last seen ${iso(last)}`))
   const busyForWindow = k.busyNow && k.busySinceMs !== undefined && k.busySinceMs <= windowStart
   if (gpu.verdict === 'idle' && busyForWindow) {
     signals.push(sig('hung', true, `kernel busy since ${iso(k.busySinceMs as number)} while the GPUs stayed below ${policy.utilBelow} for the window`))
-    return { verdict: 'hung', idleSinceMs: gpu.runStartMs }
+    return gpuOnly('hung')
   }
   if (last >= windowStart) {
     if (gpu.verdict === 'idle') signals.push(sig('gpuIdleForWindow', true, 'GPUs idle for the whole window while the kernel is in use (CPU work in a GPU notebook)'))
-    return { verdict: 'active', idleSinceMs: undefined }
+    return { verdict: 'active', idleSinceMs: undefined, exact: false }
   }
-  return { verdict: gpu.verdict, idleSinceMs: Math.max(gpu.runStartMs as number, last) }
+  return { verdict: gpu.verdict, ...idleSinceOfNotebook(gpu, last, signals) }
 }
 
-/** The first acted warning and stop of the episode that began at idleSinceMs; dry-run stops are noted as signals. */
+/**
+ * When a notebook's kernels and GPUs both went quiet: the kernel's last
+ * activity (exact, from Jupyter) when it is the later signal, else the GPUs'
+ * start. At hour resolution the GPUs went quiet within the hour ending at
+ * their start; a notebook's GPU work comes from its kernels, so a kernel last
+ * activity inside that hour is when both went quiet.
+ */
+function idleSinceOfNotebook(gpu: GpuRun, lastKernelMs: number, signals: Signal[]): { idleSinceMs: number; exact: boolean } {
+  const gpuStart = gpu.runStartMs as number
+  const hourly = gpu.resolution === 'hour' && !gpu.exact
+  if (lastKernelMs >= gpuStart || (hourly && lastKernelMs > gpuStart - HOUR_MS)) {
+    signals.push(sig('idleSinceFrom', 'kernel', `idle since the kernel's last activity ${iso(lastKernelMs)}, the later of the kernel and GPU signals`))
+    return { idleSinceMs: lastKernelMs, exact: true }
+  }
+  return { idleSinceMs: gpuStart, exact: gpu.exact }
+}
+
+/** The first acted warning and stop of the episode that began at idleSinceMs; warnings and stops decided but not performed (dry run, Slack failed) are noted as signals. */
 function episodeOf(actions: readonly ActionEvidence[], idleSinceMs: number, nowMs: number, signals: Signal[]): { warnedAtMs?: number; stoppedAtMs?: number } {
   const inEpisode = actions.filter((a) => a.tsMs >= idleSinceMs && a.tsMs <= nowMs).sort((a, b) => a.tsMs - b.tsMs)
   const warned = inEpisode.find((a) => a.action === IDLE_ACTIONS.warn && a.acted)
   const stopped = inEpisode.find((a) => a.action === IDLE_ACTIONS.stop && a.acted)
   const dryStop = inEpisode.find((a) => a.action === IDLE_ACTIONS.stop && !a.acted)
+  const unsentWarn = warned ? undefined : inEpisode.findLast((a) => a.action === IDLE_ACTIONS.warn && !a.acted)
   if (warned) signals.push(sig('warnedAtMs', warned.tsMs, `owner warned ${iso(warned.tsMs)}`))
+  if (unsentWarn) signals.push(sig('warnNotSentAtMs', unsentWarn.tsMs, `a warning was decided ${iso(unsentWarn.tsMs)} but not sent${unsentWarn.dryRun ? ' (dry run)' : ''}: the state stays idle`))
   if (stopped) signals.push(sig('stoppedAtMs', stopped.tsMs, `stopped ${iso(stopped.tsMs)}`))
   if (dryStop) signals.push(sig('stopDryRunAtMs', dryStop.tsMs, `a stop was decided ${iso(dryStop.tsMs)} but not performed${dryStop.dryRun ? ' (dry run)' : ''}`))
   return { ...(warned ? { warnedAtMs: warned.tsMs } : {}), ...(stopped ? { stoppedAtMs: stopped.tsMs } : {}) }

@@ -57,7 +57,7 @@ const ALERT_NB_A: SlackMessage = {
     section([
       '*Evidence*',
       '• highest max reading in the last 30m (activity is &gt;= 0.05): 0.0% of DCGM_FI_PROF_GR_ENGINE_ACTIVE',
-      '• below 0.05 for 8h (window 30m, hold 10m)',
+      '• below 0.05 for 8h at least (window 30m, hold 10m)',
       '• share of evaluated minutes with a sample on every GPU (unknown below 0.8): 100%',
       '• the stretch began before the minute lookback; its start comes from the hourly rollup',
       `• every kernel idle at the newest poll ${isoMs(c.at(0))}`,

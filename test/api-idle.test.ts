@@ -28,6 +28,7 @@ const PODS: Pod[] = [
   { name: 'nb-idle', ns: 'vision', kind: 'Notebook', gpus: 1, start: at(-600) },
   { name: 'nb-hung', ns: 'nlp', kind: 'Notebook', gpus: 1, start: at(-120) },
   { name: 'nb-active', ns: 'vision', kind: 'Notebook', gpus: 1, start: at(-300) },
+  { name: 'train-long', ns: 'lab', gpus: 1, start: at(-600) },
 ]
 
 /** One sample per minute (15 s in) per GPU over [from, to) minutes; `value(t)` is GR_ENGINE_ACTIVE (or DEV_GPU_UTIL with `utilOnly`). */
@@ -56,6 +57,8 @@ const SAMPLES: GpuSample[] = [
   ...samples('nb-idle', 'vision', ['GPU-n0'], -600, 0, until(at(-480), 0.3, 0)),
   ...samples('nb-hung', 'nlp', ['GPU-h0'], -120, 0, () => 0),
   ...samples('nb-active', 'vision', ['GPU-a0'], -300, 0, until(at(-45), 0.4, 0)),
+  // Quiet since 150 min ago, mid-hour: a lookback shorter than that would only know the hour.
+  ...samples('train-long', 'lab', ['GPU-l0'], -600, 0, until(at(-150), 0.5, 0)),
 ]
 
 /** Kernel polls every 5 minutes over [from, to) minutes. */
@@ -114,6 +117,7 @@ describe('GET /api/v1/idle', () => {
       ['nb-idle', 'idle', 'idle', -480, 8], // active until 8 h ago (from the hourly history), kernels quiet since then
       ['train-warned', 'idle', 'warned', -180, 6], // 2 GPUs x 3 h; warned 2 h ago
       ['train-stuck', 'stuck', 'idle', -45, 3], // 4 GPUs at zero since its start 45 min ago
+      ['train-long', 'idle', 'idle', -150, 2.5], // 1 GPU x 2.5 h
       ['nb-hung', 'hung', 'idle', -120, 2], // kernel busy for 100 min, GPU at zero for 2 h
       ['train-idle', 'idle', 'idle', -90, 1.5], // the warning 400 min ago belongs to an earlier episode
       ['mig-idle', 'idle', 'idle', -120, Math.round((2 / 7) * 1e9) / 1e9], // a 1g.10gb slice, 2 h
@@ -121,10 +125,10 @@ describe('GET /api/v1/idle', () => {
       ['svc-unknown', 'unknown', 'unknown', null, 0], // no samples: unknown, never idle
       ['nb-active', 'active', 'active', null, 0], // GPU idle 45 min but kernel activity 10 min ago
     ])
-    expect(body.data.totals).toMatchObject({ workloads: 9, byState: { idle: 5, warned: 1, active: 2, unknown: 1 } })
-    expect(body.data.totals.gpus).toBeCloseTo(13 + 1 / 7, 9)
-    expect(body.data.totals.idleGpus).toBeCloseTo(9 + 1 / 7, 9)
-    expect(body.data.totals.wastedGpuHours).toBeCloseTo(20.5 + 2 / 7, 9)
+    expect(body.data.totals).toMatchObject({ workloads: 10, byState: { idle: 6, warned: 1, active: 2, unknown: 1 } })
+    expect(body.data.totals.gpus).toBeCloseTo(14 + 1 / 7, 9)
+    expect(body.data.totals.idleGpus).toBeCloseTo(10 + 1 / 7, 9)
+    expect(body.data.totals.wastedGpuHours).toBeCloseTo(23 + 2 / 7, 9)
     expect(body.data.window).toEqual({ fromMs: at(-360), toMs: T0, stepMs: 5 * MIN })
   })
 
@@ -132,7 +136,7 @@ describe('GET /api/v1/idle', () => {
     const { body } = await get('/api/v1/idle')
     const idle = find(body, 'train-idle')
     expect(idle).toMatchObject({ kind: 'Job', cluster: 'c1', namespace: 'nlp', owner: { team: 'nlp', project: 'nlp-proj', user: 'ana' }, gpus: 1, pods: ['train-idle-0'], nodes: ['n1'], idleSinceExact: true })
-    expect(idle.evidence).toMatchObject({ windowMs: HOUR, metric: 'gpuUtil', coverageRatio: 1, maxUtilRatio: 0, lastGpuActivityMs: at(-90), fbUsedMaxBytes: 10 * GiB, kernel: null })
+    expect(idle.evidence).toMatchObject({ windowMs: HOUR, metric: 'DCGM_FI_DEV_GPU_UTIL', coverageRatio: 1, maxUtilRatio: 0, lastGpuActivityMs: at(-90), fbUsedMaxBytes: 10 * GiB, kernel: null })
     expect(idle.evidence.series).toHaveLength(72)
     expect(idle.evidence.series[0]).toMatchObject({ tsMs: at(-360), utilRatio: null, maxUtilRatio: null }) // before its start: no samples, not zero
     expect(idle.evidence.series[71]).toMatchObject({ tsMs: at(-5), utilRatio: 0, maxUtilRatio: 0 })
@@ -145,10 +149,28 @@ describe('GET /api/v1/idle', () => {
     expect(hung.signals.find((s: any) => s.name === 'hung')).toMatchObject({ value: true })
     expect(find(body, 'nb-idle').evidence.kernel).toEqual({ busyNow: false, lastActivityMs: at(-480), latestPollMs: at(-5) })
     expect(find(body, 'svc-unknown').signals.find((s: any) => s.name === 'samples')).toMatchObject({ value: 'missing' })
+    expect(find(body, 'train-busy').evidence).toMatchObject({ metric: 'DCGM_FI_PROF_GR_ENGINE_ACTIVE', coverageRatio: 1, lastGpuActivityMs: T0 }) // active: covered, last active in the newest minute (not later)
+  })
+
+  it.each(['30m', '1h', '24h'])('gives the same verdicts, idle since and waste whatever the evidence window (%s)', async (window) => {
+    const facts = (body: any) => body.data.workloads.map((w: any) => [w.name, w.verdict, w.state, w.idleSinceMs, w.idleSinceExact, w.wastedGpuHours, w.evidence.coverageRatio, w.evidence.lastGpuActivityMs])
+    const [base, other] = await Promise.all([get('/api/v1/idle'), get(`/api/v1/idle?window=${window}`)])
+    expect(other.status).toBe(200)
+    expect(facts(other.body)).toEqual(facts(base.body))
+    expect(find(other.body, 'train-long')).toMatchObject({ idleSinceMs: at(-150), idleSinceExact: true, wastedGpuHours: 2.5 })
+  })
+
+  it('draws the series of a window longer than the lookback from the samples before it', async () => {
+    const { body } = await get('/api/v1/idle?window=24h&team=lab')
+    expect(body.data.window).toEqual({ fromMs: T0 - 24 * HOUR, toMs: T0, stepMs: 15 * MIN })
+    const series = find(body, 'train-long').evidence.series
+    expect(series).toHaveLength(96)
+    expect(series.find((p: any) => p.tsMs === at(-600))).toMatchObject({ utilRatio: 0.5, maxUtilRatio: 0.5 }) // 10 h ago, before the 7-h lookback
+    expect(series.find((p: any) => p.tsMs === at(-615))).toMatchObject({ utilRatio: null }) // before its start
   })
 
   it.each([
-    { q: 'state=idle', want: ['nb-idle', 'train-stuck', 'nb-hung', 'train-idle', 'mig-idle'] },
+    { q: 'state=idle', want: ['nb-idle', 'train-stuck', 'train-long', 'nb-hung', 'train-idle', 'mig-idle'] },
     { q: 'state=stuck,hung', want: ['train-stuck', 'nb-hung'] },
     { q: 'state=warned', want: ['train-warned'] },
     { q: 'state=unknown', want: ['svc-unknown'] },
@@ -172,9 +194,9 @@ describe('GET /api/v1/idle', () => {
     expect(status).toBe(200)
     expect(type).toContain('text/csv')
     const lines = (body as string).trim().split('\n')
-    expect(lines[0]).toBe('cluster,namespace,kind,name,team,project,user,gpus,state,verdict,idleSince,idleSinceExact,wastedGpuHours,metric,maxUtilRatio,coverageRatio,fbUsedMaxBytes,lastKernelActivity,nextAction,signals')
+    expect(lines[0]).toBe('cluster,namespace,kind,name,team,project,user,gpus,state,verdict,idleSince,idleSinceExact,wastedGpuHours,metric,maxUtilRatio,coverageRatio,fbUsedMaxBytes,lastGpuActivity,lastKernelActivity,nextAction,signals')
     expect(lines).toHaveLength(2)
-    expect(lines[1]).toContain(`c1,nlp,Job,train-warned,nlp,nlp-proj,ana,2,warned,idle,${new Date(at(-180)).toISOString()},true,6,grEngineActive,0,1,${10 * GiB},,stop at ${new Date(T0).toISOString()},`)
+    expect(lines[1]).toContain(`c1,nlp,Job,train-warned,nlp,nlp-proj,ana,2,warned,idle,${new Date(at(-180)).toISOString()},true,6,DCGM_FI_PROF_GR_ENGINE_ACTIVE,0,1,${10 * GiB},${new Date(at(-180)).toISOString()},,stop at ${new Date(T0).toISOString()},`)
   })
 
   it.each([
@@ -183,6 +205,7 @@ describe('GET /api/v1/idle', () => {
     { q: 'state=sleepy', msg: "bad query: state: unknown state 'sleepy': expected one of unknown, active, suspect, idle, stuck, hung, warned, stopped" },
     { q: 'minGpus=-1', msg: 'bad query: minGpus: Too small: expected number to be >=0' },
     { q: 'minGpus=many', msg: 'bad query: minGpus: Invalid input: expected number, received NaN' },
+    { q: 'minGpus=', msg: 'bad query: minGpus: Invalid input: expected number, received NaN' },
     { q: 'owner=ana', msg: "bad query: unknown parameter(s) 'owner'" },
   ])('400 for $q', async ({ q, msg }) => {
     const { status, body } = await get(`/api/v1/idle?${q}`)

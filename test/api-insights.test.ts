@@ -20,6 +20,7 @@ const PODS = [
   interval('small-batch', 'speech', 'Job', 1, ago(24)),
   interval('nb-forgotten', 'nlp', 'Notebook', 1, ago(40)),
   interval('old-job', 'nlp', 'Job', 8, ago(24 * 9), ago(24 * 8)), // ended before the 7-day window
+  interval('half-seen', 'research', 'Job', 2, ago(48)), // 96 GPU-h held, sampled only the last 24 h
 ]
 
 /** A sample every 5 minutes (15 s in) over [from, NOW) for one GPU of a pod. */
@@ -41,6 +42,8 @@ const SAMPLES: GpuSample[] = [
   ...every5m('small-batch', 'speech', 'GPU-s0', ago(24), () => 0.6, 4),
   // A notebook used for its first 10 hours, then forgotten for 30.
   ...every5m('nb-forgotten', 'nlp', 'GPU-n0', ago(40), (t) => (t < ago(30) ? 0.4 : 0), 30),
+  // Both GPUs at 0.1 with 40 GiB, samples only from 24 h ago: 48 sampled GPU-hours, not 96.
+  ...['GPU-p0', 'GPU-p1'].flatMap((g) => every5m('half-seen', 'research', g, ago(24), () => 0.1, 40)),
 ]
 const ACTIVITY: NotebookActivity[] = []
 for (let t = ago(7); t < NOW; t += 5 * MIN) {
@@ -80,11 +83,12 @@ describe('GET /api/v1/insights', () => {
     expect(summary(body)).toEqual([
       ['team-efficiency', 'vision', 79.2], // 96 GPU-h at 0.7 x 1/4 = 0.175: 16.8 used
       ['right-size', 'c1/vision/Job/ddp-overask', 72], // 3 of 4 GPUs never busy over 96 GPU-h
+      ['team-efficiency', 'research', 43.2], // 48 sampled GPU-h (of 96 held) at 0.1: 4.8 used
       ['team-efficiency', 'nlp', 36], // 40 GPU-h at 0.4 for 10 h of 40: 4 used
       ['cull-notebook', 'c1/nlp/Notebook/nb-forgotten', 30], // idle (kernels and GPU) for 30 h
       ['low-memory', 'c1/speech/Job/small-batch', 9.6], // 24 GPU-h x (1 - 0.6); 4 of 80 GiB
     ])
-    expect(body.data.counts).toEqual({ 'team-efficiency': 2, 'right-size': 1, 'cull-notebook': 1, 'low-memory': 1 })
+    expect(body.data.counts).toEqual({ 'team-efficiency': 3, 'right-size': 1, 'cull-notebook': 1, 'low-memory': 1 })
     expect(body.data.window).toEqual({ fromMs: NOW - 7 * 24 * HOUR, toMs: NOW })
   })
 
@@ -102,6 +106,29 @@ describe('GET /api/v1/insights', () => {
     const nlp = body.data.findings.find((f: any) => f.subject === 'nlp')
     expect(nlp.evidence.allocatedGpuHours).toBe(40)
     expect(nlp.evidence.efficiencyRatio).toBeCloseTo(0.1, 6)
+    const research = body.data.findings.find((f: any) => f.subject === 'research')
+    expect(research.message).toBe('team research used 10% of the 48 sampled GPU-hours it held (of 96 allocated; threshold 30%); impact = sampled GPU-hours unused')
+    expect(research.evidence).toMatchObject({ allocatedGpuHours: 96, sampledGpuHours: 48 })
+  })
+
+  it("never claims more GPU-hours for one workload than it was allocated in the window", async () => {
+    // GPUs held and hours running before NOW, per workload: allocated GPU-hours in a window of h hours = gpus x min(h, running).
+    const held: Record<string, [number, number]> = { 'c1/vision/Job/ddp-overask': [4, 24], 'c1/speech/Job/small-batch': [1, 24], 'c1/nlp/Notebook/nb-forgotten': [1, 40], 'c1/research/Job/half-seen': [2, 48] }
+    for (const [window, hours] of [['7d', 168], ['1d', 24], ['1h', 1]] as const) {
+      const { body } = await get(`/api/v1/insights?window=${window}`)
+      const sums: Record<string, number> = {}
+      for (const f of body.data.findings.filter((x: any) => x.type !== 'team-efficiency')) sums[f.subject] = (sums[f.subject] ?? 0) + f.impactGpuHours
+      expect(Object.keys(sums).length, window).toBeGreaterThan(0)
+      for (const [subject, h] of Object.entries(sums)) {
+        const [gpus, running] = held[subject] as [number, number]
+        expect(h, `${subject} over ${window}`).toBeLessThanOrEqual(gpus * Math.min(hours, running) + 1e-9)
+      }
+    }
+  })
+
+  it('counts only the idle hours inside the window for a notebook to cull (1 h of its 30)', async () => {
+    const { body } = await get('/api/v1/insights?window=1h')
+    expect(summary(body).find((f: any) => f[0] === 'cull-notebook')).toEqual(['cull-notebook', 'c1/nlp/Notebook/nb-forgotten', 1])
   })
 
   it('reads only the window: over 1 day the notebook used nothing (24 GPU-h unused)', async () => {
@@ -119,9 +146,11 @@ describe('GET /api/v1/insights', () => {
     expect(status).toBe(200)
     expect(type).toContain('text/csv')
     const lines = (body as string).trim().split('\n')
-    expect(lines[0]).toBe('type,team,subject,impactGpuHours,message,suggestion')
-    expect(lines).toHaveLength(6)
+    expect(lines[0]).toBe('type,team,subject,impactGpuHours,message,suggestion,evidence')
+    expect(lines).toHaveLength(7)
     expect(lines[2]).toMatch(/^right-size,vision,c1\/vision\/Job\/ddp-overask,72,Job ddp-overask requests 4 GPU\(s\) per pod but at most 1 reach 0.05 activity/)
+    expect(lines[2]).toMatch(/,requestedGpus=4; busyGpus=1; suggestedGpus=1; allocatedGpuHours=96; culledGpuHours=0$/)
+    expect(lines[3]).toMatch(/,allocatedGpuHours=96; sampledGpuHours=48; usedGpuHours=4.8; efficiencyRatio=0.1$/)
   })
 
   it.each([

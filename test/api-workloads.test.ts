@@ -192,7 +192,7 @@ describe('GET /api/v1/workloads/:id', () => {
       [iso(NOW - HOUR), 4, 0.5, 'DCGM_FI_PROF_GR_ENGINE_ACTIVE'],
     ])
     expect(d.actions).toEqual([{ time: iso(NOW - 30 * MIN), id: 'a1', action: 'idle-warning', decision: 'warn', dryRun: true, acted: false, reason: 'utilization below 5% for 60m', evidence: { utilRatio: 0.01 }, actor: 'enforcer' }])
-    expect(d.idle).toMatchObject({ verdict: 'active', state: 'active', metric: 'grEngineActive', idleSinceMs: null, wastedGpuHours: 0 })
+    expect(d.idle).toMatchObject({ verdict: 'active', state: 'active', metric: 'DCGM_FI_PROF_GR_ENGINE_ACTIVE', idleSinceMs: null, wastedGpuHours: 0 })
     expect(body.warnings).toEqual([])
   })
 

@@ -2,9 +2,9 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { Router } from 'express'
 import { z } from 'zod'
 import type { IdleConfig } from '../../config/idle'
-import { activityFloor, evalEndOf, utilizationSeries, windowFor, type IdlePolicy } from '../../core/idle'
+import { activityFloor, dcgmMetricName, evalEndOf, isNotebook, utilizationSeries, windowFor, type GpuMinute, type IdlePolicy } from '../../core/idle'
 import { assessIdle, IDLE_ACTIONS, IDLE_CLASS, type IdleAssessment } from '../../core/idleMachine'
-import { findInsights, type Finding, type InsightsPolicy } from '../../core/insights'
+import { evidenceSummary, findInsights, subjectOf, type Finding, type InsightsPolicy } from '../../core/insights'
 import { gpuHours } from '../../core/intervals'
 import type { QueryFn } from '../../core/ports'
 import { parseDuration } from '../../core/windows'
@@ -51,7 +51,8 @@ const idleQuery = z.strictObject({
   kind: z.string().min(1).optional().describe('workload kind, e.g. Notebook or Job (case-insensitive)'),
   team: z.string().min(1).optional(),
   state: stateList.optional().describe(`comma-separated: ${IDLE_STATE_FILTERS.join(', ')} (stuck and hung match verdicts)`),
-  minGpus: z.coerce.number().min(0).optional().describe('only workloads holding at least this many GPUs (MIG slices count as fractions)'),
+  // An empty value is a bad number (z.coerce.number alone reads '' as 0).
+  minGpus: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number().min(0)).optional().describe('only workloads holding at least this many GPUs (MIG slices count as fractions)'),
 })
 
 const insightsQuery = z.strictObject({
@@ -84,21 +85,27 @@ export interface AssessedWorkload {
   assessment: IdleAssessment
 }
 
-/** The evidence window /idle uses by default; other callers get the same verdicts and idle-since precision with it. */
+/** The evidence window /idle uses by default, and the minute lookback of every assessment (whatever window is displayed). */
 export const DEFAULT_IDLE_WINDOW_MS = 6 * HOUR_MS
+
+const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS
+
+/** Start of the minute lookback of every assessment at evalEndMs: 6 h or the longest idle window, plus staleness, hour-aligned. */
+export const lookbackFromOf = (policy: IdlePolicy, evalEndMs: number): number =>
+  floorHour(evalEndMs - Math.max(DEFAULT_IDLE_WINDOW_MS, longestWindow(policy)) - policy.stalenessMs)
 
 /**
  * Reads and assesses the running GPU workloads (optionally one team's and
- * kind's) at nowMs: the minute lookback covers the evidence window and the
- * longest idle window (plus staleness), hour-aligned so the hourly history
- * ends where it begins. The one place /idle, /insights and other callers
- * (workload 360 view, fleet gauges) should get verdicts from, so they agree.
+ * kind's) at nowMs: the minute lookback covers 6 h and the longest idle
+ * window (plus staleness), hour-aligned so the hourly history ends where it
+ * begins, and never depends on a displayed window, so idle since and waste
+ * are the same for every caller. The one place /idle, /insights and other
+ * callers (workload 360 view, fleet gauges) should get verdicts from.
  */
-export async function assessRunning(query: QueryFn, idle: IdleConfig, nowMs: number, filter: { team?: string | undefined; kind?: string | undefined; windowMs?: number } = {}) {
+export async function assessRunning(query: QueryFn, idle: IdleConfig, nowMs: number, filter: { team?: string | undefined; kind?: string | undefined } = {}) {
   const policy = idlePolicyOf(idle)
   const evalEndMs = evalEndOf(nowMs)
-  const lookbackMs = Math.max(filter.windowMs ?? DEFAULT_IDLE_WINDOW_MS, longestWindow(policy)) + policy.stalenessMs
-  const lookbackFromMs = Math.floor((evalEndMs - lookbackMs) / HOUR_MS) * HOUR_MS
+  const lookbackFromMs = lookbackFromOf(policy, evalEndMs)
   const load = await loadIdleEvidence(query, {
     nowMs, lookbackFromMs, historyFromMs: lookbackFromMs - HISTORY_MS, team: filter.team, kind: filter.kind,
     utilBelow: activityFloor(policy.utilBelow), actions: Object.values(IDLE_ACTIONS),
@@ -107,8 +114,17 @@ export async function assessRunning(query: QueryFn, idle: IdleConfig, nowMs: num
   return { policy, evalEndMs, lookbackFromMs, assessed, warnings: load.warnings }
 }
 
-/** One workload in the /idle answer. */
-function idleRow({ workload: w, assessment: a }: AssessedWorkload, fromMs: number, toMs: number, stepMs: number) {
+/**
+ * An assessment as the API shows it: the metric named by its DCGM field
+ * (DCGM_FI_PROF_GR_ENGINE_ACTIVE, DCGM_FI_DEV_GPU_UTIL, mixed or none), as the
+ * workload 360 view names it too; the core keeps its short names.
+ */
+export function withDcgmMetric<A extends { metric: IdleAssessment['metric'] }>(a: A): Omit<A, 'metric'> & { metric: ReturnType<typeof dcgmMetricName> } {
+  return { ...a, metric: dcgmMetricName(a.metric) }
+}
+
+/** One workload in the /idle answer; `minutes` are the ones the series is drawn from (they may reach before the assessment's lookback). */
+function idleRow({ workload: w, assessment: a }: AssessedWorkload, minutes: readonly GpuMinute[], fromMs: number, toMs: number, stepMs: number) {
   return {
     cluster: w.cluster, namespace: w.namespace, kind: w.kind, name: w.name,
     owner: { team: w.team, project: w.project, user: w.user },
@@ -116,8 +132,8 @@ function idleRow({ workload: w, assessment: a }: AssessedWorkload, fromMs: numbe
     state: a.state, verdict: a.verdict, idleSinceMs: a.idleSinceMs ?? null, idleSinceExact: a.idleSinceExact, wastedGpuHours: a.wastedGpuHours,
     warnedAtMs: a.warnedAtMs ?? null, stoppedAtMs: a.stoppedAtMs ?? null, nextAction: a.nextAction ?? null,
     evidence: {
-      windowMs: a.windowMs, metric: a.metric, coverageRatio: a.coverageRatio, maxUtilRatio: a.maxUtilRatio, lastGpuActivityMs: a.lastGpuActivityMs ?? null,
-      fbUsedMaxBytes: a.fbUsedMaxBytes, kernel: a.kernel ?? null, series: utilizationSeries(w.evidence.minutes, fromMs, toMs, stepMs),
+      windowMs: a.windowMs, metric: dcgmMetricName(a.metric), coverageRatio: a.coverageRatio, maxUtilRatio: a.maxUtilRatio, lastGpuActivityMs: a.lastGpuActivityMs ?? null,
+      fbUsedMaxBytes: a.fbUsedMaxBytes, kernel: a.kernel ?? null, series: utilizationSeries(minutes, fromMs, toMs, stepMs),
     },
     signals: a.signals,
   }
@@ -127,18 +143,33 @@ type IdleRow = ReturnType<typeof idleRow>
 
 const iso = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '' : new Date(ms).toISOString())
 
-/** The /idle CSV: one line per workload, signals as `name=value` pairs. */
+/** The /idle CSV: one line per workload, the evidence in its own columns, signals as `name=value` pairs. */
 function idleTable(rows: readonly IdleRow[]): Table {
   return {
-    columns: ['cluster', 'namespace', 'kind', 'name', 'team', 'project', 'user', 'gpus', 'state', 'verdict', 'idleSince', 'idleSinceExact', 'wastedGpuHours', 'metric', 'maxUtilRatio', 'coverageRatio', 'fbUsedMaxBytes', 'lastKernelActivity', 'nextAction', 'signals'],
+    columns: ['cluster', 'namespace', 'kind', 'name', 'team', 'project', 'user', 'gpus', 'state', 'verdict', 'idleSince', 'idleSinceExact', 'wastedGpuHours', 'metric', 'maxUtilRatio', 'coverageRatio', 'fbUsedMaxBytes', 'lastGpuActivity', 'lastKernelActivity', 'nextAction', 'signals'],
     rows: rows.map((r) => ({
       cluster: r.cluster, namespace: r.namespace, kind: r.kind, name: r.name, ...r.owner, gpus: r.gpus, state: r.state, verdict: r.verdict,
       idleSince: iso(r.idleSinceMs), idleSinceExact: r.idleSinceExact, wastedGpuHours: r.wastedGpuHours, metric: r.evidence.metric,
       maxUtilRatio: r.evidence.maxUtilRatio ?? '', coverageRatio: r.evidence.coverageRatio ?? '', fbUsedMaxBytes: r.evidence.fbUsedMaxBytes ?? '',
-      lastKernelActivity: iso(r.evidence.kernel?.lastActivityMs), nextAction: r.nextAction ? `${r.nextAction.action} at ${iso(r.nextAction.atMs)}` : '',
+      lastGpuActivity: iso(r.evidence.lastGpuActivityMs), lastKernelActivity: iso(r.evidence.kernel?.lastActivityMs),
+      nextAction: r.nextAction ? `${r.nextAction.action} at ${iso(r.nextAction.atMs)}` : '',
       signals: r.signals.map((s) => `${s.name}=${s.value}`).join('; '),
     })),
   }
+}
+
+/**
+ * The GPU minutes by workload for the evidence series of a window starting at
+ * fromMs, when it reaches before the assessments' lookback (windows longer
+ * than 6 h): one more read from the window's start; undefined otherwise (the
+ * assessments' own minutes cover it).
+ */
+async function longSeriesMinutes(query: QueryFn, idle: IdleConfig, nowMs: number, fromMs: number, filter: { team?: string | undefined; kind?: string | undefined }) {
+  const policy = idlePolicyOf(idle)
+  if (fromMs >= lookbackFromOf(policy, evalEndOf(nowMs))) return undefined
+  const lookbackFromMs = floorHour(fromMs)
+  const load = await loadIdleEvidence(query, { nowMs, lookbackFromMs, historyFromMs: lookbackFromMs, ...filter, utilBelow: activityFloor(policy.utilBelow), actions: Object.values(IDLE_ACTIONS) })
+  return new Map(load.workloads.map((w) => [subjectOf(w), w.evidence.minutes]))
 }
 
 const byWaste = ({ workload: v, assessment: a }: AssessedWorkload, { workload: w, assessment: b }: AssessedWorkload): number =>
@@ -155,13 +186,17 @@ function registerIdle(router: Router, registry: OpenAPIRegistry, deps: RouteDeps
     handler: async ({ query, principal, nowMs }) => {
       const team = scopedTeam(principal, query.team)
       const windowMs = query.window === undefined ? DEFAULT_IDLE_WINDOW_MS : parseDuration(query.window)
-      const { policy, evalEndMs, assessed, warnings } = await assessRunning(deps.query, deps.config.idle, nowMs, { team, kind: query.kind, windowMs })
+      const filter = { team, kind: query.kind }
+      const [{ policy, evalEndMs, assessed, warnings }, longSeries] = await Promise.all([
+        assessRunning(deps.query, deps.config.idle, nowMs, filter),
+        longSeriesMinutes(deps.query, deps.config.idle, nowMs, evalEndOf(nowMs) - windowMs, filter),
+      ])
       const states = query.state?.split(',')
       const kept = assessed
         .filter(({ workload: w, assessment: a }) => w.evidence.gpus >= (query.minGpus ?? 0) && (!states || states.some((s) => (VERDICT_FILTERS.has(s) ? a.verdict === s : a.state === s))))
         .sort(byWaste)
       const stepMs = seriesStep(windowMs)
-      const rows = kept.map((x) => idleRow(x, evalEndMs - windowMs, evalEndMs, stepMs))
+      const rows = kept.map((x) => idleRow(x, longSeries?.get(subjectOf(x.workload)) ?? x.workload.evidence.minutes, evalEndMs - windowMs, evalEndMs, stepMs))
       const byState: Record<string, number> = {}
       for (const { assessment: a } of kept) byState[a.state] = (byState[a.state] ?? 0) + 1
       const idle = kept.filter(({ assessment: a }) => IDLE_CLASS.has(a.verdict))
@@ -185,8 +220,8 @@ function registerIdle(router: Router, registry: OpenAPIRegistry, deps: RouteDeps
 /** The /insights CSV: one line per finding. */
 function insightsTable(findings: readonly Finding[]): Table {
   return {
-    columns: ['type', 'team', 'subject', 'impactGpuHours', 'message', 'suggestion'],
-    rows: findings.map((f) => ({ type: f.type, team: f.team, subject: f.subject, impactGpuHours: f.impactGpuHours, message: f.message, suggestion: f.suggestion })),
+    columns: ['type', 'team', 'subject', 'impactGpuHours', 'message', 'suggestion', 'evidence'],
+    rows: findings.map((f) => ({ type: f.type, team: f.team, subject: f.subject, impactGpuHours: f.impactGpuHours, message: f.message, suggestion: f.suggestion, evidence: evidenceSummary(f) })),
   }
 }
 
@@ -203,15 +238,16 @@ function registerInsights(router: Router, registry: OpenAPIRegistry, deps: Route
       const window = { fromMs: nowMs - parseDuration(query.window ?? '7d'), toMs: nowMs }
       const [usage, idle] = await Promise.all([
         loadPodUsage(deps.query, { ...window, team }),
-        assessRunning(deps.query, deps.config.idle, nowMs, { team, kind: 'Notebook' }),
+        assessRunning(deps.query, deps.config.idle, nowMs, { team }),
       ])
       const policy: InsightsPolicy = { ...deps.config.idle.insights, utilBelow: deps.config.idle.utilBelow }
       const pods = usage.pods.map(({ intervals, ...p }) => ({ ...p, gpuHours: gpuHours(intervals, window, nowMs) }))
-      const notebooks = idle.assessed.map(({ workload: w, assessment: a }) => ({
+      const activeNow = new Set(idle.assessed.filter(({ assessment: a }) => a.verdict === 'active').map(({ workload: w }) => subjectOf(w)))
+      const notebooks = idle.assessed.filter(({ workload: w }) => isNotebook(w.kind)).map(({ workload: w, assessment: a }) => ({
         cluster: w.cluster, namespace: w.namespace, kind: w.kind, name: w.name, team: w.team, project: w.project, user: w.user,
         gpus: w.evidence.gpus, verdict: a.verdict, state: a.state, idleSinceMs: a.idleSinceMs, wastedGpuHours: a.wastedGpuHours, lastKernelActivityMs: a.kernel?.lastActivityMs ?? null,
       }))
-      const findings = findInsights({ pods, notebooks }, policy, idle.evalEndMs)
+      const findings = findInsights({ windowFromMs: window.fromMs, pods, notebooks, activeNow }, policy, idle.evalEndMs)
       const counts: Record<string, number> = {}
       for (const f of findings) counts[f.type] = (counts[f.type] ?? 0) + 1
       return { data: { window, policy, counts, findings }, warnings: [...usage.warnings, ...idle.warnings], table: insightsTable(findings) }

@@ -16,7 +16,7 @@ import * as store from '../../store/queries/workloads'
 import { teamScope, type Principal } from '../auth'
 import { ForbiddenError } from '../authErrors'
 import { otherTeam } from '../authMiddleware'
-import { assessRunning } from './idle'
+import { assessRunning, withDcgmMetric } from './idle'
 import { workloadDetailData, workloadListData, workloadLogsData } from '../schemas/workloads'
 import { defineRoute, type RouteDeps, type RouteResult } from '../route'
 
@@ -213,7 +213,7 @@ async function idleVerdict(deps: RouteDeps, key: store.WorkloadKey, team: string
     const mine = assessed.find(({ workload: w }) => w.cluster === key.cluster && w.namespace === key.namespace && w.kind === key.kind && w.name === key.name)
     if (!mine) return null
     const { kernel, nextAction, ...a } = mine.assessment
-    return { ...a, idleSinceMs: a.idleSinceMs ?? null, lastGpuActivityMs: a.lastGpuActivityMs ?? null, warnedAtMs: a.warnedAtMs ?? null, stoppedAtMs: a.stoppedAtMs ?? null, kernel: kernel ?? null, nextAction: nextAction ?? null }
+    return { ...withDcgmMetric(a), idleSinceMs: a.idleSinceMs ?? null, lastGpuActivityMs: a.lastGpuActivityMs ?? null, warnedAtMs: a.warnedAtMs ?? null, stoppedAtMs: a.stoppedAtMs ?? null, kernel: kernel ?? null, nextAction: nextAction ?? null }
   } catch (err) {
     warnings.push(`idle verdict unavailable: ${(err as Error).message}`)
     return null

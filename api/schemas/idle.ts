@@ -10,8 +10,8 @@ export const IdleVerdict = z.enum(['unknown', 'active', 'suspect', 'idle', 'stuc
 /** core/idle.ts IdleState. */
 export const IdleState = z.enum(['unknown', 'active', 'suspect', 'idle', 'warned', 'stopped']).meta({ id: 'IdleState', description: 'The step of the idle state machine: active -> suspect -> idle -> warned -> stopped.' })
 
-/** core/idle.ts MetricUsed. */
-export const IdleMetric = z.enum(['grEngineActive', 'gpuUtil', 'mixed', 'none']).describe('which DCGM metric the verdict read')
+/** core/idle.ts DcgmMetricName: the metric a verdict read, named by its DCGM field as the workload view names it. */
+export const IdleMetric = z.enum(['DCGM_FI_PROF_GR_ENGINE_ACTIVE', 'DCGM_FI_DEV_GPU_UTIL', 'mixed', 'none']).describe('which DCGM metric the verdict read: DCGM_FI_PROF_GR_ENGINE_ACTIVE where profiling exists, else DCGM_FI_DEV_GPU_UTIL/100; mixed when both (minute by minute); none without samples')
 
 /** core/idle.ts Signal. */
 export const Signal = z
@@ -27,9 +27,9 @@ export const NextAction = z.strictObject({ action: z.enum(['warn', 'stop']), atM
 /** The evidence facts an idle verdict rests on (core/idleMachine.ts), shared by the assessment and GET /idle's evidence. */
 const evidenceFields = {
   metric: IdleMetric,
-  coverageRatio: nullableNumber,
+  coverageRatio: nullableNumber.describe('share of the evaluated minutes (the stretch below the threshold inside the window, or the whole window when active) with a sample on every GPU; null without samples'),
   maxUtilRatio: nullableNumber,
-  lastGpuActivityMs: nullableNumber,
+  lastGpuActivityMs: nullableNumber.describe('end of the minute of the newest reading at or above the threshold; null when none in the lookback'),
   fbUsedMaxBytes: nullableNumber,
   kernel: KernelSummary.nullable(),
 }
@@ -41,7 +41,7 @@ export const IdleAssessment = z
     state: IdleState,
     windowMs: z.number(),
     idleSinceMs: nullableNumber,
-    idleSinceExact: z.boolean(),
+    idleSinceExact: z.boolean().describe('false when the stretch may be older than the evidence reaches or its start is only known to the hour'),
     wastedGpuHours: z.number(),
     ...evidenceFields,
     warnedAtMs: nullableNumber,
@@ -68,7 +68,7 @@ export const IdleWorkload = z
     state: IdleState,
     verdict: IdleVerdict,
     idleSinceMs: nullableNumber,
-    idleSinceExact: z.boolean(),
+    idleSinceExact: z.boolean().describe('false when the stretch may be older than the evidence reaches or its start is only known to the hour'),
     wastedGpuHours: z.number(),
     warnedAtMs: nullableNumber,
     stoppedAtMs: nullableNumber,
