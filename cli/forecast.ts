@@ -16,7 +16,7 @@ import { parseModelIds } from '../forecasting/models/index'
 import type { CapacityPlan } from '../forecasting/plan'
 import { formatHours, HOUR_MS, type HourlySeries } from '../forecasting/series'
 import { planLines } from '../forecasting/planText'
-import { alibabaSeries, backtestOptions, buildPlan, heliosSeries, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
+import { alibabaSeries, backtestOptions, buildPlan, burstSourcesOf, heliosSeries, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
 import { createStore, type Store } from '../store/client'
 import { registerBatchCommand } from './forecastBatch'
 
@@ -150,7 +150,7 @@ export function registerForecastCommands(program: Command, loadConfig: () => Loa
       const io = cliIo(loadConfig, deps)
       // Refused before the store is read, like forecast batch (the plan's origin is the last whole hour before now).
       if (opts.horizon !== undefined) usage(() => parseHorizonHours(opts.horizon!, io.nowMs))
-      const { plan, warnings } = await io.withStore((store) => buildPlan(store.query, opts.series, opts.horizon, io.config.forecast, io.nowMs))
+      const { plan, warnings } = await io.withStore((store) => buildPlan(store.query, opts.series, opts.horizon, io.config.forecast, io.nowMs, burstSourcesOf(io.config)))
       for (const w of warnings) io.err(`warning: ${w}`)
       if (format === 'json') io.out(JSON.stringify(plan, null, 2))
       else if (format === 'csv') io.out(csvText(planMonthsCsv(plan)))

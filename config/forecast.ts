@@ -4,11 +4,13 @@ import { MODEL_IDS } from '../forecasting/models/ids'
 const DURATION = /^(\d+(ms|[smhdw]))+$/
 
 /**
- * Where the capacity plan prices cloud bursting. The prices table (spot and
- * on-demand, from the cloud collectors and static `prices`) is used when it
- * has a row matching the filters below (empty = any); the cheapest price per
- * GPU-hour wins. With no matching row the fallback prices are used, and the
- * plan says so.
+ * Where the capacity plan prices cloud bursting, per lifecycle (spot,
+ * on-demand): first the targets of a burst policy covering the series
+ * (alerts.burst.pools); else the prices table (from the cloud collectors and
+ * static `prices`) when it has a row matching the filters below (empty = any),
+ * the cheapest per GPU-hour winning, never a row of an on-prem provider ('',
+ * 'onprem', each cluster's defaultProvider); else the fallback prices, which
+ * are placeholders: the plan warns when it uses them.
  */
 export const burstSchema = z.strictObject({
   provider: z.string().default(''),

@@ -6,14 +6,15 @@
 import { loadAlibabaV2023 } from '../collector/replay/traces/alibaba'
 import { loadHeliosVcs } from '../collector/replay/traces/helios'
 import type { ForecastConfig } from '../config/forecast'
+import type { Config } from '../config/schema'
 import { InputError } from '../core/errors'
 import type { QueryFn } from '../core/ports'
 import { parseDuration, parseWindow } from '../core/windows'
 import type { BacktestOptions } from './backtestReport'
 import { burstPrices, utilizationHourly } from '../store/queries/demand'
 import { demandSeries, loadDemand, parseSelector, toFilter, type DemandSeries } from './demand'
-import { forecastSeries, MAX_HORIZON_HOURS, MAX_HORIZON_TEXT, type ForecastOptions } from './forecast'
-import { capacityPlan, pickBurstPrices, type CapacityPlan } from './plan'
+import { forecastSeries, MAX_HORIZON_HOURS, MAX_HORIZON_TEXT, type ForecastOptions, type SeriesForecast } from './forecast'
+import { capacityPlan, ON_PREM_PROVIDERS, pickBurstPrices, planWarnings, type BurstPolicy, type BurstSources, type CapacityPlan } from './plan'
 import { endOf, formatHours, HOUR_MS, type HourlySeries } from './series'
 import { alibabaHourlyDemand, heliosHourlyDemand } from './traces'
 
@@ -99,18 +100,64 @@ export function historyOf(d: DemandSeries): { series: HourlySeries; originMs: nu
   return { series, originMs: endOf(series) }
 }
 
-/** Plans capacity for a series (cluster, pool or GPU model; not a team) over a horizon (a duration or a quarter; default config planHorizon). */
-export async function buildPlan(query: QueryFn, selector: string, horizon: string | undefined, cfg: ForecastConfig, nowMs: number): Promise<{ plan: CapacityPlan; warnings: string[] }> {
+/**
+ * What the plan reads from outside config.forecast: the on-prem providers
+ * ('onprem', and each Kubernetes cluster's defaultProvider for nodes without
+ * a providerID) and every burst policy (alerts.burst.pools with their targets).
+ */
+export function burstSourcesOf(config: Pick<Config, 'alerts' | 'collector'>): BurstSources {
+  return {
+    onPremProviders: [...new Set([...ON_PREM_PROVIDERS, ...config.collector.kubernetes.clusters.map((c) => c.defaultProvider)])],
+    policies: config.alerts.burst.pools.map((p) => ({
+      cluster: p.cluster, pool: p.pool, maxBurstGpus: p.maxBurstGpus,
+      targets: p.targets.map((t) => ({ name: t.name, provider: t.provider, lifecycle: t.lifecycle, usdPerGpuHour: t.usdPerGpuHour, gpusPerNode: t.gpusPerNode, maxNodes: t.maxNodes })),
+    })),
+  }
+}
+
+/** The burst policies whose on-prem pool lies in a series: cluster and pool keys must match when given (a GPU model key does not narrow them). */
+export function coveringPolicies(policies: readonly BurstPolicy[], selector: string): BurstPolicy[] {
+  const sel = parseSelector(selector)
+  return policies.filter((p) => (!sel.cluster || sel.cluster.includes(p.cluster)) && (!sel.pool || sel.pool.includes(p.pool)))
+}
+
+/**
+ * Plans capacity for a series (cluster, pool or GPU model; not a team) over a
+ * horizon (a duration or a quarter; default config planHorizon). `sources`
+ * (burstSourcesOf(config)) adds the configured on-prem providers and burst
+ * policies; without it only '' and 'onprem' are on-prem and no policy is read.
+ * Warnings: the history's, and placeholder burst prices (planWarnings).
+ */
+export async function buildPlan(
+  query: QueryFn, selector: string, horizon: string | undefined, cfg: ForecastConfig, nowMs: number, sources?: BurstSources,
+): Promise<{ plan: CapacityPlan; warnings: string[] }> {
   const sel = parseSelector(selector)
   if (sel.team) throw new InputError(`a capacity plan needs capacity, which belongs to nodes: plan a cluster, pool or GPU model, not team '${sel.team.join(',')}'`)
   const history = await loadHistory(query, selector, cfg, nowMs)
   const { series, originMs } = historyOf(history)
   const horizonHours = parseHorizonHours(horizon ?? cfg.planHorizon, originMs)
   const forecast = forecastSeries(series, forecastOptions(cfg, horizonHours))
+  const { plan, warnings } = await planOf(query, { history, forecast, selector, fromMs: series.startMs, originMs }, cfg, nowMs, sources)
+  return { plan, warnings: [...history.warnings, ...warnings] }
+}
+
+/**
+ * The capacity plan for a series' forecast (the API, the CLI and the quarterly report): its
+ * utilization history, burst prices (a covering burst policy's targets, then cloud prices, never
+ * an on-prem rate, then the placeholders, which are a warning) and the plan.
+ */
+export async function planOf(
+  query: QueryFn,
+  at: { history: DemandSeries; forecast: SeriesForecast; selector: string; fromMs: number; originMs: number },
+  cfg: ForecastConfig, nowMs: number, sources?: BurstSources,
+): Promise<{ plan: CapacityPlan; warnings: string[] }> {
+  const onPremProviders = sources?.onPremProviders ?? ON_PREM_PROVIDERS
+  const policies = sources ? coveringPolicies(sources.policies, at.selector) : undefined
   const [util, priceRows] = await Promise.all([
-    utilizationHourly(query, toFilter(sel), { fromMs: series.startMs, toMs: originMs, nowMs, stepMs: HOUR_MS }),
-    burstPrices(query, cfg.burst, nowMs),
+    utilizationHourly(query, toFilter(parseSelector(at.selector)), { fromMs: at.fromMs, toMs: at.originMs, nowMs, stepMs: HOUR_MS }),
+    burstPrices(query, cfg.burst, nowMs, onPremProviders),
   ])
-  const plan = capacityPlan({ history, forecast, util, prices: pickBurstPrices(priceRows, cfg.burst), targetAllocationRatio: cfg.targetAllocationRatio })
-  return { plan, warnings: history.warnings }
+  const prices = pickBurstPrices(priceRows, cfg.burst, { onPremProviders, ...(policies ? { policies } : {}) })
+  const plan = capacityPlan({ history: at.history, forecast: at.forecast, util, prices, targetAllocationRatio: cfg.targetAllocationRatio, nowMs, ...(policies ? { policies } : {}) })
+  return { plan, warnings: planWarnings(plan) }
 }

@@ -101,7 +101,10 @@ describe('GET /api/v1/capacity-plan', () => {
     expect(plan.horizonHours).toBe(13 * 168)
     expect(plan.capacityGpus).toBe(856)
     expect(plan.burst.prices.fallback).toBe(true)
-    expect(plan.burst.prices.spot).toEqual({ usdPerGpuHour: 0.85, source: 'config fallback (forecast.burst.fallbackSpotUsdPerGpuHour)' })
+    expect(plan.burst.prices.spot).toEqual({ usdPerGpuHour: 0.85, source: 'config fallback (forecast.burst.fallbackSpotUsdPerGpuHour)', from: 'config-fallback' })
+    // A placeholder price is a warning, not only a note.
+    expect(body.warnings).toContain('burst costs use placeholder prices (spot $0.85/GPU-h from config fallback (forecast.burst.fallbackSpotUsdPerGpuHour), on-demand $4.10/GPU-h from config fallback ' +
+      '(forecast.burst.fallbackOnDemandUsdPerGpuHour)): no burst policy target and no cloud price in the prices table for spot or on-demand; set forecast.burst.fallback*, or collect cloud prices')
     expect(plan.burst.p90.spotCostUsd).toBeCloseTo(plan.burst.p90.gpuHours * 0.85, 6)
     expect(plan.buy.capacityNeededGpus).toBe(Math.ceil(plan.peak.p90Gpus / 0.85 - 1e-9))
     expect(plan.buy.gpus).toBe(Math.max(0, plan.buy.capacityNeededGpus - 856))
@@ -115,9 +118,26 @@ describe('GET /api/v1/capacity-plan', () => {
     expect(june.utilRatio).toBeNull()
   })
 
-  it('prices bursting from the prices table when it has spot and on-demand rows, cheapest per GPU-hour', async () => {
+  it('says which figures rest on intervals widened past the longest backtest (7 d on 31 days), with the buy figure within it and the P50 trend', async () => {
+    const plan = (await get('/api/v1/capacity-plan?cluster=helios-earth&horizon=13w')).data
+    expect(plan.intervals).toEqual({ backtestHorizonHours: 168, widenedFromMs: END + 168 * HOUR })
+    expect(plan.startsNow).toBe(true)
+    expect(plan.buy.extrapolated).toBe(plan.peak.p90AtMs >= END + 168 * HOUR)
+    expect(plan.buy.withinBacktest.throughMs).toBe(END + 168 * HOUR)
+    expect(plan.buy.withinBacktest.gpus).toBeLessThanOrEqual(plan.buy.gpus)
+    expect(plan.exceeds.p90.hoursAboveWithinBacktest).toBeLessThanOrEqual(plan.exceeds.p90.hoursAbove)
+    expect(plan.p50Trend.windowHours).toBe(168)
+    expect(plan.p50Trend.firstRatio).toBeCloseTo(plan.p50Trend.firstGpus / 856, 9)
+    expect(plan.burst.p90.extrapolatedGpuHours).toBeLessThanOrEqual(plan.burst.p90.gpuHours)
+    expect(plan.burst.policyCap).toMatchObject({ gpus: null, why: 'not capped: no burst policy in alerts.burst.pools covers cluster=helios-earth' })
+    expect(plan.notes.some((n: string) => n.startsWith(`from ${new Date(END + 168 * HOUR).toISOString().slice(0, 10)} on (past the longest backtest, 7 d)`))).toBe(true)
+  })
+
+  it('prices bursting from the prices table when it has spot and on-demand rows, cheapest per GPU-hour, never at an on-prem rate', async () => {
     const at = END - 30 * 24 * HOUR
     await ts.writers.sinks.prices.write([
+      // The static prices collector's on-prem row: $1.20 a V100-hour is what the fleet costs, not what bursting costs.
+      { provider: 'onprem', region: '', instanceType: 'V100', lifecycle: 'on-demand', gpus: 1, usdPerHour: 1.2, effectiveFromMs: at },
       { provider: 'aws', region: 'us-east-1', instanceType: 'p4d.24xlarge', lifecycle: 'on-demand', gpus: 8, usdPerHour: 32.7726, effectiveFromMs: at },
       { provider: 'aws', region: 'us-east-1', instanceType: 'p4d.24xlarge', lifecycle: 'spot', gpus: 8, usdPerHour: 6.7915, effectiveFromMs: at },
       { provider: 'aws', region: 'us-east-1', instanceType: 'p5.48xlarge', lifecycle: 'on-demand', gpus: 8, usdPerHour: 98.32, effectiveFromMs: at },
@@ -128,6 +148,7 @@ describe('GET /api/v1/capacity-plan', () => {
     expect(plan.burst.prices.onDemand.usdPerGpuHour).toBeCloseTo(32.7726 / 8, 9)
     expect(plan.burst.prices.onDemand.source).toBe('prices table: aws us-east-1 p4d.24xlarge on-demand')
     expect(plan.burst.prices.spot.usdPerGpuHour).toBeCloseTo(6.7915 / 8, 9)
+    expect(plan.burst.prices.onPremProviders).toEqual(['', 'onprem'])
   })
 
   it('has no team parameter: capacity belongs to nodes', async () => {
@@ -149,7 +170,9 @@ describe('gpuscope forecast (CLI)', () => {
     expect(out).toContain('Capacity plan for cluster=helios-earth, 2026-07-01 to 2026-10-01 (92 d)')
     expect(out).toMatch(/P90 demand (first exceeds capacity on \d{4}-\d\d-\d\d|stays within capacity)/)
     expect(out).toMatch(/Buy: (no GPUs|\d+ GPUs)/)
-    expect(out).toContain('Burst prices: spot $0.85/GPU-h from prices table: aws us-east-1 p4d.24xlarge spot')
+    expect(out).toContain('Burst prices: spot $0.85/GPU-h from prices table: aws us-east-1 p4d.24xlarge spot; on-demand $4.10/GPU-h from prices table: aws us-east-1 p4d.24xlarge on-demand.')
+    expect(out).toMatch(/\nP50 demand averages [\d,.]+ GPUs \(\d+\.\d% of capacity\) over the first 7 d and [\d,.]+ GPUs \(\d+\.\d%\) over the last 7 d\./)
+    expect(out).toMatch(/at most [\d,.]+ at P90 \(\$[\d,]+ spot, \$[\d,]+ on-demand; every hour at its own P90 at once, an upper bound\)/)
     expect(out).toMatch(/\nBurst policy \(it bursts only when on-prem GPUs are fully allocated\), with nothing bought: demand above capacity, [\d,.]+ GPU-hours at P50/)
   })
 

@@ -7,7 +7,7 @@ import { backtestHorizons, backtestTable } from '../../forecasting/backtestRepor
 import { formatSelector, parseSelector } from '../../forecasting/demand'
 import { forecastSeries, type SeriesForecast } from '../../forecasting/forecast'
 import { HOUR_MS } from '../../forecasting/series'
-import { backtestOptions, buildPlan, forecastOptions, historyOf, loadHistory, parseHorizonHours } from '../../forecasting/service'
+import { backtestOptions, buildPlan, burstSourcesOf, forecastOptions, historyOf, loadHistory, parseHorizonHours } from '../../forecasting/service'
 import { quarterlyReport } from '../../forecasting/report/index'
 import { REPORT_CSV_TABLES } from '../../forecasting/report/tables'
 import { InputError } from '../../core/errors'
@@ -79,7 +79,7 @@ export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry
     handler: async ({ query, principal, nowMs }) => {
       fleetOnly(principal, 'the capacity plan')
       const selector = formatSelector({ ...(query.cluster ? { cluster: [query.cluster] } : {}), ...(query.pool ? { pool: [query.pool] } : {}), ...(query.gpuModel ? { gpuModel: [query.gpuModel] } : {}) })
-      const { plan, warnings } = await buildPlan(deps.query, selector, query.horizon, cfg(), nowMs)
+      const { plan, warnings } = await buildPlan(deps.query, selector, query.horizon, cfg(), nowMs, burstSourcesOf(deps.config))
       const table: Table = { columns: ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric'], rows: plan.months.map((m) => ({ ...m })) }
       return { data: plan, warnings, table }
     },

@@ -14,15 +14,15 @@ import { applyChargeBasis, type BasisPolicy, type LedgerRow } from '../../core/l
 import type { QueryFn } from '../../core/ports'
 import type { UsageTotals } from '../../core/usage'
 import { parseWindow, quarterOf, type TimeWindow } from '../../core/windows'
-import { burstPrices, utilizationHourly } from '../../store/queries/demand'
+import { utilizationHourly } from '../../store/queries/demand'
 import { allocationCost, capacityCost } from '../../store/queries/fleet'
 import { finalStateRows } from '../../store/queries/finalStates'
 import { chargeInputs, usedByKey } from '../../store/queries/usage'
 import { heldText, loadDemand, storeHours, type DemandSeries } from '../demand'
 import { forecastSeries, type SeriesForecast } from '../forecast'
-import { capacityPlan, pickBurstPrices, type CapacityPlan } from '../plan'
+import type { CapacityPlan } from '../plan'
 import { endOf, HOUR_MS } from '../series'
-import { forecastOptions } from '../service'
+import { burstSourcesOf, forecastOptions, planOf } from '../service'
 import { dailyMeans, utilMetricOf, type UtilHour, type UtilMetric } from '../trend'
 import { reportFindings } from './findings'
 
@@ -178,11 +178,9 @@ async function forecastAndPlan(query: QueryFn, config: Config, next: string, ori
     warnings.push(`no forecast for ${next}: ${err.message}`)
     return none
   }
-  const [util, rows] = await Promise.all([
-    utilizationHourly(query, emptyFilter(), { fromMs: history.startMs, toMs: originMs, nowMs, stepMs: HOUR_MS }),
-    burstPrices(query, cfg.burst, nowMs),
-  ])
-  const plan = capacityPlan({ history, forecast, util, prices: pickBurstPrices(rows, cfg.burst), targetAllocationRatio: cfg.targetAllocationRatio })
+  const at = { history, forecast, selector: 'fleet', fromMs: history.startMs, originMs }
+  const { plan, warnings: planWarnings } = await planOf(query, at, cfg, nowMs, burstSourcesOf(config))
+  warnings.push(...planWarnings)
   return { forecast, plan, history }
 }
 

@@ -47,7 +47,7 @@ function sections(r: QuarterReport): Section[] {
     { title: `Capacity, allocation and utilization in ${r.quarter}`, paragraphs: [], charts: [quarterChart(r)], tables: [summaryTable(r)] },
     {
       title: `Demand forecast for ${r.nextQuarter}`,
-      paragraphs: r.forecast ? [`${r.forecast.choice.reason}.`, 'Bands: 50% (P25-P75) and 80% (P10-P90) prediction intervals from backtest residuals, daily means of hourly quantiles.', ...r.forecast.notes.map((n) => `Note: ${n}.`)] : ['No forecast could be made (see warnings).'],
+      paragraphs: r.forecast ? [`${r.forecast.choice.reason}.`, 'Bands: 50% (P25-P75, daily means of hourly quantiles) and 80% (P10-P90, from each day\'s lowest hourly P10 to its highest hourly P90) prediction intervals from backtest residuals; the dashed vertical line marks where intervals start being widened past the longest backtest (an assumption).', ...r.forecast.notes.map((n) => `Note: ${n}.`)] : ['No forecast could be made (see warnings).'],
       charts: [fanChart(r)],
       tables: [backtestTextTable(r)],
     },

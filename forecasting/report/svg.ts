@@ -10,6 +10,8 @@ export interface LineSpec {
   color: string
   points: Array<[number, number | null]>
   dashed?: boolean
+  /** Draw each point as a marker (a circle) instead of a line through them: for sparse events such as hours above capacity. */
+  markers?: boolean
 }
 
 /** A shaded band between two bounds (a prediction interval). */
@@ -70,6 +72,10 @@ export function timeChart(spec: TimeChartSpec): string {
     parts.push(`<path class="band" data-name="${escapeXml(b.name)}" d="M${upper.join('L')}L${lower.join('L')}Z" fill="${b.color}" fill-opacity="${b.opacity}" stroke="none"/>`)
   }
   for (const l of spec.lines) {
+    if (l.markers) {
+      parts.push(...l.points.filter((p): p is [number, number] => p[1] !== null).map(([x, y]) => `<circle class="marker" data-name="${escapeXml(l.name)}" cx="${sx(x)}" cy="${sy(y)}" r="3.5" fill="${l.color}"/>`))
+      continue
+    }
     const d = pathOf(l.points, sx, sy)
     if (d) parts.push(`<path class="line" data-name="${escapeXml(l.name)}" d="${d}" fill="none" stroke="${l.color}" stroke-width="1.6"${l.dashed ? ' stroke-dasharray="6 4"' : ''}/>`)
   }

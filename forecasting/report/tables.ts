@@ -55,7 +55,7 @@ const coverageByMonth = (r: QuarterReport) => new Map(r.monthCoverage.map((c) =>
 /** The plan's monthly trend, with the coverage of each measured month's utilization next to it. */
 export function planTable(r: QuarterReport): TextTable | null {
   if (!r.plan) return null
-  const t = fromPlain('Month by month: measured, then forecast against today\'s capacity (utilization over the allocated GPU-hours with DCGM samples; coverage: their share of allocated GPU-hours)', planMonthsTable(r.plan))
+  const t = fromPlain('Month by month: measured, then forecast against capacity held flat from the plan\'s start (utilization over the allocated GPU-hours with DCGM samples; coverage: their share of allocated GPU-hours)', planMonthsTable(r.plan))
   const coverage = coverageByMonth(r)
   const found = t.columns.indexOf('utilization')
   const at = found < 0 ? t.columns.length : found + 1

@@ -183,11 +183,16 @@ WHERE chosen_n > 0
 GROUP BY bucket_ms
 ORDER BY bucket_ms`
 
-/** The latest price per GPU-hour of every instance type and lifecycle in effect at a time, optionally narrowed. */
+/**
+ * The latest cloud price per GPU-hour of every instance type and lifecycle in
+ * effect at a time, optionally narrowed; on-prem providers' rows (amortised
+ * rates, not what bursting costs) are left out.
+ */
 export const BURST_PRICES = `
 SELECT provider, region, instance_type, lifecycle, argMax(usd_per_hour / gpus, effective_from_ts) AS usd_per_gpu_hour
 FROM prices FINAL
 WHERE gpus > 0 AND effective_from_ts <= fromUnixTimestamp64Milli({atMs:Int64})
+  AND provider NOT IN {onPremProviders:Array(String)}
   AND ({provider:String} = '' OR provider = {provider:String})
   AND ({region:String} = '' OR region = {region:String})
   AND ({instanceType:String} = '' OR instance_type = {instanceType:String})
@@ -224,88 +229,13 @@ export interface GpuHourPrice {
   usdPerGpuHour: number
 }
 
-/** Every price per GPU-hour in effect at `atMs` that matches the filters (empty = any), cheapest first per lifecycle. */
-export async function burstPrices(query: QueryFn, filter: { provider: string; region: string; instanceType: string }, atMs: number): Promise<GpuHourPrice[]> {
-  const rows = await query<{ provider: string; region: string; instance_type: string; lifecycle: string; usd_per_gpu_hour: number | string }>(BURST_PRICES, { provider: filter.provider, region: filter.region, instanceType: filter.instanceType, atMs })
+/**
+ * Every cloud price per GPU-hour in effect at `atMs` that matches the filters
+ * (empty = any), cheapest first per lifecycle; rows of `onPremProviders`
+ * ('' and 'onprem' always among them) are never returned.
+ */
+export async function burstPrices(query: QueryFn, filter: { provider: string; region: string; instanceType: string }, atMs: number, onPremProviders: readonly string[] = []): Promise<GpuHourPrice[]> {
+  const onPrem = [...new Set(['', 'onprem', ...onPremProviders])]
+  const rows = await query<{ provider: string; region: string; instance_type: string; lifecycle: string; usd_per_gpu_hour: number | string }>(BURST_PRICES, { provider: filter.provider, region: filter.region, instanceType: filter.instanceType, atMs, onPremProviders: onPrem })
   return rows.map((r) => ({ provider: r.provider, region: r.region, instanceType: r.instance_type, lifecycle: r.lifecycle, usdPerGpuHour: Number(r.usd_per_gpu_hour) }))
-}
-
-/**
- * Allocated GPU-hours per team over a window (exact intervals), and the
- * utilization samples of those teams' pods from the 1 h rollup (joined by
- * cluster, namespace and pod), for idle waste by team.
- */
-export const TEAM_ALLOCATION = `
-SELECT i.team AS team, sum(i.gpus * (least(ifNull(toUnixTimestamp64Milli(i.end_ts), {nowMs:Int64}), {toMs:Int64}, {nowMs:Int64})
-         - greatest(toUnixTimestamp64Milli(assumeNotNull(i.start_ts)), {fromMs:Int64}))) / 3600000 AS gpu_hours
-FROM workload_intervals AS i FINAL
-WHERE i.start_ts IS NOT NULL AND i.start_ts < fromUnixTimestamp64Milli(least({toMs:Int64}, {nowMs:Int64}))
-  AND (i.end_ts IS NULL OR i.end_ts > fromUnixTimestamp64Milli({fromMs:Int64}))
-  AND (empty({clusters:Array(String)}) OR i.cluster IN {clusters:Array(String)})
-GROUP BY team
-ORDER BY gpu_hours DESC`
-
-/**
- * Utilization samples of each team's pods (see UTILIZATION_HOURLY for the
- * metric choice and MIG weights). A 1 h rollup row is one GPU of one pod in
- * one hour, so Σ w is the GPU-hours with samples and Σ w × mean the GPU-hours
- * used (a pod's first and last hour count whole: a slight overcount).
- */
-export const TEAM_UTILIZATION = `
-SELECT p.team AS team, sum(w * chosen_sum) AS weighted_sum, sum(w * chosen_n) AS weighted_n, sum(chosen_n) AS samples, sumIf(chosen_n, use_gr) AS gr_samples,
-       sum(w) AS known_gpu_hours, sum(w * chosen_sum / chosen_n) AS used_gpu_hours
-FROM (
-  SELECT r.cluster AS cluster, r.namespace AS namespace, r.pod AS pod, r.gr_n > 0 AS use_gr,
-         if(use_gr, r.gr_sum, r.util_sum) AS chosen_sum, if(use_gr, r.gr_n, r.util_n) AS chosen_n, ${MIG_WEIGHT} AS w
-  FROM (
-    SELECT cluster, namespace, pod, gpu_uuid, ts, anyLast(model) AS model, anyLast(mig_profile) AS mig_profile,
-           sum(gr_engine_active_sum) AS gr_sum, sum(gr_engine_active_n) AS gr_n, sum(gpu_util_sum) AS util_sum, sum(gpu_util_n) AS util_n
-    FROM gpu_samples_1h
-    WHERE ts >= toDateTime(intDiv({fromMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({toMs:Int64}, 1000), 'UTC') AND pod != ''
-      AND (empty({clusters:Array(String)}) OR cluster IN {clusters:Array(String)})
-    GROUP BY cluster, node, gpu_uuid, namespace, pod, ts
-  ) AS r
-) AS u
-INNER JOIN (
-  SELECT cluster, namespace, pod, argMax(team, created_ts) AS team FROM workload_intervals FINAL GROUP BY cluster, namespace, pod
-) AS p ON p.cluster = u.cluster AND p.namespace = u.namespace AND p.pod = u.pod
-WHERE chosen_n > 0
-GROUP BY team`
-
-/** A team's allocated GPU-hours and utilization samples in a window (utilization fields 0 when it has none). */
-export interface TeamUse {
-  team: string
-  allocatedGpuHours: number
-  weightedSum: number
-  weightedN: number
-  samples: number
-  grEngineActiveSamples: number
-  /** GPU-hours with utilization samples (at most the allocated GPU-hours). */
-  knownGpuHours: number
-  /** GPU-hours of work done over those: Σ GPUs × mean utilization. */
-  usedGpuHours: number
-}
-
-/** Allocation and utilization samples per team over [fromMs, toMs) up to now, for the clusters (empty = all). */
-export async function teamUse(query: QueryFn, clusters: string[], span: Omit<DemandSpan, 'stepMs'>): Promise<TeamUse[]> {
-  const p = { clusters, ...span }
-  const [alloc, util] = await Promise.all([
-    query<{ team: string; gpu_hours: number | string }>(TEAM_ALLOCATION, p),
-    query<Record<string, number | string>>(TEAM_UTILIZATION, p),
-  ])
-  const byTeam = new Map(util.map((u) => [String(u.team), u]))
-  return alloc.map((a) => {
-    const u = byTeam.get(a.team)
-    const allocatedGpuHours = Number(a.gpu_hours)
-    return {
-      team: a.team,
-      allocatedGpuHours,
-      knownGpuHours: Math.min(allocatedGpuHours, Number(u?.known_gpu_hours ?? 0)),
-      usedGpuHours: Number(u?.used_gpu_hours ?? 0),
-      weightedSum: Number(u?.weighted_sum ?? 0),
-      weightedN: Number(u?.weighted_n ?? 0),
-      samples: Number(u?.samples ?? 0),
-      grEngineActiveSamples: Number(u?.gr_samples ?? 0),
-    }
-  })
 }
