@@ -27,10 +27,10 @@ describe('gpuscope forecast backtest --alibaba', () => {
     return lines.join('\n')
   }
 
-  it('backtests the hourly demand rebuilt from the pod intervals: linear trend beats seasonal naive at 24 h', async () => {
+  it('backtests the hourly demand rebuilt from the pod intervals: Holt-Winters beats seasonal naive at 24 h', async () => {
     const out = await backtest('--alibaba', sharedFixtures('alibaba-pai-gpu-v2023'), '--horizon', '24h')
     expect(out).toMatch(/^backtest of alibaba fleet \(.*; trace time from 1970-01-01\): 3584 h of hourly demand/)
-    expect(out).toMatch(/24 h\s+linear\s+8\.26\s+0\.811\s+3\.6\s+70\.2\s+45\.8\s+7\s+\*/)
+    expect(out).toMatch(/24 h\s+hw-weekly\s+0\.86\s+0\.173\s+28\.9\s+72\.6\s+38\.7\s+7\s+\*/)
     await expect(backtest('--alibaba', 'x', '--helios', 'y')).rejects.toThrow('--helios and --alibaba are two sources: give one')
   })
 })
