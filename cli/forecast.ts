@@ -15,7 +15,7 @@ import { forecastSeries, type SeriesForecast } from '../forecasting/forecast'
 import { parseModelIds } from '../forecasting/models/index'
 import type { CapacityPlan } from '../forecasting/plan'
 import { formatHours, HOUR_MS, type HourlySeries } from '../forecasting/series'
-import { planLines } from '../forecasting/planText'
+import { forecastHourly, planLines, planMonthsCsv } from '../forecasting/planText'
 import { alibabaSeries, backtestOptions, buildPlan, burstSourcesOf, heliosSeries, historyOf, loadHistory, parseHorizonHours } from '../forecasting/service'
 import { createStore, type Store } from '../store/client'
 import { registerBatchCommand } from './forecastBatch'
@@ -237,17 +237,3 @@ function printForecast(io: CliIo, label: string, f: SeriesForecast, format: Form
   for (const n of f.notes) io.out(`note: ${n}`)
 }
 
-/** The forecast hour by hour, a column per quantile: the same table as GET /api/v1/forecast?format=csv. */
-export function forecastHourly(f: SeriesForecast): PlainTable {
-  const names = f.quantileProbs.map((p) => `p${Math.round(p * 100)}Gpus`)
-  return {
-    columns: ['ts', 'pointGpus', ...names],
-    rows: f.point.map((p, h) => ({ ts: new Date(f.originMs + h * HOUR_MS).toISOString(), pointGpus: p, ...Object.fromEntries(names.map((n, i) => [n, f.quantiles[h]![i]!])) })),
-  }
-}
-
-/** The plan's monthly trend, unrounded: the same table as GET /api/v1/capacity-plan?format=csv. */
-export function planMonthsCsv(plan: CapacityPlan): PlainTable {
-  const columns = ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric']
-  return { columns, rows: plan.months.map((m) => ({ ...m })) }
-}

@@ -2,9 +2,10 @@
  * The capacity plan in words and tables, for the CLI and the report's
  * Markdown: the same sentences everywhere.
  */
-import { formatTable } from './backtestReport'
+import { formatTable, type PlainTable } from './backtestReport'
+import type { SeriesForecast } from './forecast'
 import type { CapacityPlan, Exceedance } from './plan'
-import { formatHours } from './series'
+import { formatHours, HOUR_MS } from './series'
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 const gpus = (x: number | null) => (x === null ? '-' : (Math.round(x * 10) / 10).toLocaleString('en-US'))
@@ -91,3 +92,17 @@ export function planLines(plan: CapacityPlan): string[] {
   return [...planSentences(plan), '', formatTable(planMonthsTable(plan)), '', ...plan.notes.map((n) => `note: ${n}`)]
 }
 
+/** The forecast hour by hour, a column per quantile: the same table as GET /api/v1/forecast?format=csv and `forecast show --format csv`. */
+export function forecastHourly(f: SeriesForecast): PlainTable {
+  const names = f.quantileProbs.map((p) => `p${Math.round(p * 100)}Gpus`)
+  return {
+    columns: ['ts', 'pointGpus', ...names],
+    rows: f.point.map((p, h) => ({ ts: new Date(f.originMs + h * HOUR_MS).toISOString(), pointGpus: p, ...Object.fromEntries(names.map((n, i) => [n, f.quantiles[h]![i]!])) })),
+  }
+}
+
+/** The plan's monthly trend, unrounded: the same table as GET /api/v1/capacity-plan?format=csv and `forecast plan --format csv`. */
+export function planMonthsCsv(plan: CapacityPlan): PlainTable {
+  const columns = ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric']
+  return { columns, rows: plan.months.map((m) => ({ ...m })) }
+}

@@ -6,13 +6,14 @@ import { ForbiddenError } from '../authErrors'
 import { backtestHorizons, backtestTable } from '../../forecasting/backtestReport'
 import { formatSelector, parseSelector } from '../../forecasting/demand'
 import { forecastSeries, type SeriesForecast } from '../../forecasting/forecast'
+import { forecastHourly, planMonthsCsv } from '../../forecasting/planText'
 import { HOUR_MS } from '../../forecasting/series'
 import { backtestOptions, buildPlan, burstSourcesOf, forecastOptions, historyOf, loadHistory, parseHorizonHours } from '../../forecasting/service'
 import { quarterlyReport } from '../../forecasting/report/index'
 import { REPORT_CSV_TABLES } from '../../forecasting/report/tables'
 import { InputError } from '../../core/errors'
 import { backtestData, capacityPlanData, forecastData as forecastDataSchema } from '../schemas/forecast'
-import { defineRoute, errorResponses, parseQuery, type RouteDeps, type Table } from '../route'
+import { defineRoute, errorResponses, parseQuery, type RouteDeps } from '../route'
 
 const SERIES_HELP = "cluster=NAME, pool=NAME, gpuModel=NAME, team=NAME joined by commas, or 'fleet'"
 
@@ -48,7 +49,7 @@ export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry
       const history = await loadHistory(deps.query, scoped(query.series, principal, warnings), cfg(), nowMs)
       const { series, originMs } = historyOf(history)
       const f = forecastSeries(series, forecastOptions(cfg(), parseHorizonHours(query.horizon, originMs)))
-      return { data: forecastData(history.selector, f), warnings: [...warnings, ...history.warnings], table: forecastTable(f) }
+      return { data: forecastData(history.selector, f), warnings: [...warnings, ...history.warnings], table: forecastHourly(f) }
     },
   }, deps.now)
 
@@ -80,7 +81,7 @@ export function registerForecastRoutes(router: Router, registry: OpenAPIRegistry
       fleetOnly(principal, 'the capacity plan')
       const selector = formatSelector({ ...(query.cluster ? { cluster: [query.cluster] } : {}), ...(query.pool ? { pool: [query.pool] } : {}), ...(query.gpuModel ? { gpuModel: [query.gpuModel] } : {}) })
       const { plan, warnings } = await buildPlan(deps.query, selector, query.horizon, cfg(), nowMs, burstSourcesOf(deps.config))
-      const table: Table = { columns: ['month', 'actualHours', 'forecastHours', 'capacityGpus', 'allocatedGpus', 'demandGpus', 'p50DemandGpus', 'p90DemandGpus', 'allocationRatio', 'forecastDemandRatio', 'utilRatio', 'utilMetric'], rows: plan.months.map((m) => ({ ...m })) }
+      const table = planMonthsCsv(plan)
       return { data: plan, warnings, table }
     },
   }, deps.now)
@@ -158,10 +159,3 @@ function forecastData(series: string, f: SeriesForecast) {
   }
 }
 
-function forecastTable(f: SeriesForecast): Table {
-  const names = f.quantileProbs.map((p) => `p${Math.round(p * 100)}Gpus`)
-  return {
-    columns: ['ts', 'pointGpus', ...names],
-    rows: f.point.map((p, h) => ({ ts: new Date(f.originMs + h * HOUR_MS).toISOString(), pointGpus: p, ...Object.fromEntries(names.map((n, i) => [n, f.quantiles[h]![i]])) })),
-  }
-}
