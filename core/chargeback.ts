@@ -6,6 +6,7 @@
  * integer cents by largest remainder, so the rows add up to the fleet's
  * capacity cost to the cent. Pure.
  */
+import type { UsageTotals } from './usage'
 
 /** How the cost of capacity no workload held is shared. */
 export type IdleSharePolicy = 'none' | 'proportional' | 'even'
@@ -95,6 +96,17 @@ export function costByKey(uses: Iterable<PricedUse>, card: RateCardLike): Map<st
     if (u.cloudUsdPerGpuHour === null && isCloudProvider(u.provider)) t.unpricedCloudGpuHours += gpuHours
   }
   return out
+}
+
+/** Chargeback inputs from priced allocation (costByKey) and used GPU-hours per key (store/queries/usage.ts usedByKey); allocation with no value for the key is `__unallocated__`. */
+export function chargeInputs(costs: Map<string, CostTotal>, used: Map<string, UsageTotals>): ChargeInput[] {
+  return [...costs].map(([key, c]) => ({
+    key: key === '' ? UNATTRIBUTED_ROW : key,
+    allocatedGpuHours: c.gpuHours,
+    allocatedCostUsd: c.costUsd,
+    usedGpuHours: used.get(key)?.usedGpuHours ?? null,
+    utilUnknownGpuHours: used.get(key)?.utilUnknownGpuHours ?? c.gpuHours,
+  }))
 }
 
 /**

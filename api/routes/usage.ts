@@ -1,7 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { Router } from 'express'
 import { z } from 'zod'
-import { chargeback, costByKey, splitRow, type ChargeRow, type CostTotal, type IdleSharePolicy } from '../../core/chargeback'
+import { chargeback, chargeInputs, costByKey, splitRow, type ChargeRow, type CostTotal, type IdleSharePolicy } from '../../core/chargeback'
 import { InputError } from '../../core/errors'
 import { applyChargeBasis, splitOnBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
 import {
@@ -10,7 +10,7 @@ import {
 } from '../../core/usage'
 import { formatDuration, parseDuration, parseWindow, type TimeWindow } from '../../core/windows'
 import { allocationCost, capacityCost, fleetAt, lastHour } from '../../store/queries/fleet'
-import { allocationBuckets, capacityBuckets, chargeInputs, rollupFor, usedByKey, utilBuckets, type UsageSpec } from '../../store/queries/usage'
+import { allocationBuckets, capacityBuckets, rollupFor, usedByKey, utilBuckets, type UsageSpec } from '../../store/queries/usage'
 import { teamScope, type Principal } from '../auth'
 import { chargebackData, summaryData, usageData } from '../schemas/usage'
 import { chargebackQuery, summaryQuery, usageQuery } from '../schemas/usageQuery'

@@ -7,7 +7,7 @@
  * by final state (waste from failed and cancelled work), and the findings. A part that cannot be built becomes a warning, not a failure.
  */
 import type { Config } from '../../config/schema'
-import { chargeback, costByKey, UNATTRIBUTED_ROW, type Chargeback } from '../../core/chargeback'
+import { chargeback, chargeInputs, costByKey, UNATTRIBUTED_ROW, type Chargeback } from '../../core/chargeback'
 import { InputError, NotFoundError } from '../../core/errors'
 import { summarizeFinalStates, type FinalStatesSummary } from '../../core/finalStates'
 import { applyChargeBasis, type BasisPolicy, type LedgerRow } from '../../core/ledger'
@@ -17,7 +17,7 @@ import { parseWindow, quarterOf, type TimeWindow } from '../../core/windows'
 import { utilizationHourly } from '../../store/queries/demand'
 import { allocationCost, capacityCost } from '../../store/queries/fleet'
 import { finalStateRows } from '../../store/queries/finalStates'
-import { chargeInputs, usedByKey } from '../../store/queries/usage'
+import { usedByKey } from '../../store/queries/usage'
 import { heldText, loadDemand, storeHours, type DemandSeries } from '../demand'
 import { forecastSeries, type SeriesForecast } from '../forecast'
 import type { CapacityPlan } from '../plan'
@@ -186,7 +186,7 @@ async function forecastAndPlan(query: QueryFn, config: Config, next: string, ori
 
 /**
  * Chargeback by team as GET /api/v1/chargeback computes it for the same
- * period (store/queries/usage.ts usedByKey and chargeInputs, core/chargeback.ts,
+ * period (store/queries/usage.ts usedByKey, core/chargeback.ts chargeInputs and chargeback,
  * core/ledger.ts applyChargeBasis) at the configured rate card, idle share and
  * basis; a failure becomes a warning.
  */

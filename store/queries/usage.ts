@@ -9,7 +9,6 @@
  * expressions in this file (never from user input); every value, filters
  * included, is a bound `{name:Type}` parameter.
  */
-import { UNATTRIBUTED_ROW, type ChargeInput, type CostTotal } from '../../core/chargeback'
 import type { Params, QueryFn } from '../../core/ports'
 import { buildSeries, usageGrid, type BucketGrid, type Filters, type GpuMsRow, type GroupKey, type UsageTotals, type UtilRow } from '../../core/usage'
 import type { TimeWindow } from '../../core/windows'
@@ -355,15 +354,4 @@ export async function usedByKey(query: QueryFn, period: TimeWindow, nowMs: numbe
   const [{ allocation }, util] = await Promise.all([allocationBuckets(query, spec), utilBuckets(query, spec)])
   const { series } = buildSeries([by], spec.grid, nowMs, { capacity: null, allocation, pending: [], util })
   return new Map(series.map((s) => [s.group[by] ?? '', s.totals]))
-}
-
-/** Chargeback inputs from priced allocation (costByKey) and usedByKey's GPU-hours; allocation with no value for the key is `__unallocated__`. */
-export function chargeInputs(costs: Map<string, CostTotal>, used: Map<string, UsageTotals>): ChargeInput[] {
-  return [...costs].map(([key, c]) => ({
-    key: key === '' ? UNATTRIBUTED_ROW : key,
-    allocatedGpuHours: c.gpuHours,
-    allocatedCostUsd: c.costUsd,
-    usedGpuHours: used.get(key)?.usedGpuHours ?? null,
-    utilUnknownGpuHours: used.get(key)?.utilUnknownGpuHours ?? c.gpuHours,
-  }))
 }
